@@ -1,0 +1,339 @@
+"""The evaluation table: the one input format of ``ceg``.
+
+One row per measured (model, benchmark, condition). :func:`validate_table`
+checks a raw table against the schema and the registries and returns a new,
+normalised table; it never drops, coerces or reorders silently, and it lists
+every problem at once in a single :class:`~ceg.errors.DataError`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from ceg.errors import DataError, DataWarning, Problem, did_you_mean
+from ceg.registry import Registries, load_registries
+
+#: Columns every table must have.
+REQUIRED_COLUMNS = ("family", "model", "train_flop", "benchmark", "condition", "score")
+#: Columns a table may have.
+OPTIONAL_COLUMNS = ("train_flop_log10_sd", "n_items", "chance", "source", "setting")
+ALL_COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+NUMERIC_COLUMNS = ("train_flop", "score", "train_flop_log10_sd", "n_items", "chance")
+TEXT_COLUMNS = ("family", "model", "benchmark", "condition", "source", "setting")
+#: The condition of a row with no enhancement.
+BASE = "base"
+#: Separator of stacked enhancements in ``condition``.
+STACK = "+"
+#: Plausible pre-training compute, in FLOP: outside it the unit is probably wrong.
+TRAIN_FLOP_RANGE = (1e15, 1e30)
+#: Key that makes a row unique.
+ROW_KEY = ("family", "model", "benchmark", "condition", "source", "setting")
+
+_FIX = {
+    "score_range": "a score is a fraction in [0, 1]",
+    "flop_positive": "train_flop must be > 0 (pre-training compute in FLOP)",
+    "flop_range": (f"outside {TRAIN_FLOP_RANGE[0]:.0e}..{TRAIN_FLOP_RANGE[1]:.0e}: probably not "
+                   "FLOP (give total pre-training FLOP, e.g. 3.14e23 for GPT-3 175B)"),
+    "sd_range": "train_flop_log10_sd is a standard deviation in log10 units: 0 <= sd <= 3",
+    "n_items_integer": "n_items is a positive whole number of test items",
+    "chance_range": "chance is the score of random guessing, a fraction in [0, 1)",
+    "not_nullable": "missing value: fill it in",
+}
+
+_SCHEMA = pa.DataFrameSchema(
+    {
+        "train_flop": pa.Column(float, [
+            pa.Check.gt(0, error="flop_positive"),
+            pa.Check(lambda s: (s <= 0) | s.between(*TRAIN_FLOP_RANGE), error="flop_range"),
+        ]),
+        "score": pa.Column(float, pa.Check.in_range(0.0, 1.0, error="score_range")),
+        "train_flop_log10_sd": pa.Column(float, pa.Check.in_range(0.0, 3.0, error="sd_range"),
+                                         nullable=True, required=False),
+        "n_items": pa.Column(float, pa.Check(lambda s: (s >= 1) & (s == np.round(s)),
+                                             error="n_items_integer"),
+                             nullable=True, required=False),
+        "chance": pa.Column(float, pa.Check(lambda s: (s >= 0) & (s < 1), error="chance_range"),
+                            nullable=True, required=False),
+    },
+    strict=False,
+)
+
+
+def normalise_condition(condition: str) -> str:
+    """Return a condition with its enhancements sorted, so order does not matter.
+
+    Parameters
+    ----------
+    condition
+        ``"base"`` or slugs joined by ``"+"``, e.g. ``"self_consistency+chain_of_thought"``.
+
+    Returns
+    -------
+    str
+        ``"base"``, or the sorted slugs joined by ``"+"``.
+    """
+    text = str(condition).strip()
+    if text == BASE:
+        return BASE
+    parts = sorted({p.strip() for p in text.split(STACK)})
+    return STACK.join(parts)
+
+
+def enhancements_of(condition: str) -> list[str]:
+    """Return the enhancement slugs of a (normalised) condition; ``[]`` for base."""
+    return [] if condition == BASE else condition.split(STACK)
+
+
+class _Locator:
+    """Turns a row position into a location for messages."""
+
+    def __init__(self, df: pd.DataFrame, from_file: bool) -> None:
+        self.from_file = from_file
+        self.labels = list(df.index)
+
+    def __call__(self, pos: int) -> dict:
+        if self.from_file:
+            return {"row": pos + 2, "row_word": "line"}
+        return {"row": self.labels[pos], "row_word": "row"}
+
+
+def read_table(
+    path: Path | str,
+    registries: Registries | None = None,
+) -> pd.DataFrame:
+    """Read and validate an evaluation table from a CSV file.
+
+    Parameters
+    ----------
+    path
+        CSV file with the columns of :data:`REQUIRED_COLUMNS` (and optionally
+        :data:`OPTIONAL_COLUMNS`).
+    registries
+        Benchmark and enhancement registries; the bundled ones by default.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The validated, normalised table (see :func:`validate_table`).
+
+    Raises
+    ------
+    DataError
+        If the file is missing, unreadable, or fails validation; the message
+        names the file, line, column, value and fix of every problem.
+    """
+    path = Path(path)
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except FileNotFoundError:
+        raise DataError("file not found: check the path", source=str(path)) from None
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise DataError(f"cannot parse as CSV ({exc}); save it as UTF-8 CSV",
+                        source=str(path)) from None
+    return validate_table(raw, registries, source=str(path), from_file=True)
+
+
+def _as_text(df: pd.DataFrame) -> pd.DataFrame:
+    out = pd.DataFrame(index=df.index)
+    for col in df.columns:
+        s = df[col]
+        out[col] = s.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v))
+                         else str(v).strip())
+    return out
+
+
+def validate_table(
+    table: pd.DataFrame,
+    registries: Registries | None = None,
+    *,
+    source: str = "table",
+    from_file: bool = False,
+) -> pd.DataFrame:
+    """Validate an evaluation table and return a normalised copy.
+
+    The input is not modified. The returned table has every column of
+    :data:`ALL_COLUMNS`, float numeric columns, conditions with sorted slugs,
+    ``n_items`` and ``chance`` filled from the benchmark registry where the
+    row leaves them empty, ``train_flop_log10_sd`` 0 where empty, and a
+    fresh ``RangeIndex``.
+
+    Parameters
+    ----------
+    table
+        Raw table; values may be strings or numbers.
+    registries
+        Benchmark and enhancement registries; the bundled ones by default.
+    source
+        Name of the table in messages (a path, usually).
+    from_file
+        Whether positions should be reported as file lines (header = line 1).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The validated table.
+
+    Raises
+    ------
+    DataError
+        Listing every problem found, each with line (or row), column, value
+        and fix.
+
+    Warns
+    -----
+    DataWarning
+        For family-benchmark pairs whose base rows come from one model size
+        only (a curve cannot be estimated from them alone).
+    """
+    reg = registries if registries is not None else load_registries()
+    loc = _Locator(table, from_file)
+    problems: list[Problem] = []
+
+    for col in table.columns:
+        if col not in ALL_COLUMNS:
+            problems.append(Problem(
+                f"unknown column; the columns are {list(ALL_COLUMNS)}."
+                f"{did_you_mean(col, ALL_COLUMNS)} Remove or rename it.", column=str(col)))
+    for col in REQUIRED_COLUMNS:
+        if col not in table.columns:
+            problems.append(Problem("required column is missing: add it", column=col))
+    if problems:
+        raise DataError(problems, source)
+    if len(table) == 0:
+        raise DataError("the table has no rows", source)
+
+    raw = _as_text(table)
+    out = pd.DataFrame(index=pd.RangeIndex(len(raw)))
+    for col in TEXT_COLUMNS:
+        out[col] = raw[col].to_numpy() if col in raw.columns else ""
+    for col in ("family", "model", "benchmark", "condition"):
+        for pos, v in enumerate(out[col]):
+            if v == "":
+                problems.append(Problem("empty: fill it in", column=col, **loc(pos)))
+
+    for col in NUMERIC_COLUMNS:
+        text = raw[col].to_numpy() if col in raw.columns else np.full(len(raw), "")
+        num = pd.to_numeric(pd.Series(text).replace("", None), errors="coerce").astype(float)
+        for pos, (t, v) in enumerate(zip(text, num, strict=True)):
+            if t != "" and np.isnan(v):
+                problems.append(Problem("not a number", column=col, value=t, **loc(pos)))
+            elif t == "" and col in REQUIRED_COLUMNS:
+                problems.append(Problem("empty: fill it in", column=col, **loc(pos)))
+        out[col] = num.to_numpy()
+
+    try:
+        _SCHEMA.validate(out.dropna(subset=["train_flop", "score"]), lazy=True)
+    except pa.errors.SchemaErrors as err:
+        for case in err.failure_cases.to_dict("records"):
+            pos = case["index"]
+            if pos is None or (isinstance(pos, float) and np.isnan(pos)):
+                continue
+            pos = int(pos)
+            msg = _FIX.get(case["check"], str(case["check"]))
+            value = case["failure_case"]
+            if case["check"] == "score_range" and 1 < float(value) <= 100:
+                msg += ": looks like a percentage, divide by 100"
+            problems.append(Problem(msg, column=case["column"], value=value, **loc(pos)))
+
+    out["condition"] = [normalise_condition(c) if c else c for c in out["condition"]]
+    known = set(reg.enhancements.index)
+    for pos, cond in enumerate(out["condition"]):
+        for slug in enhancements_of(cond) if cond else []:
+            if slug not in known:
+                problems.append(Problem(
+                    f"unknown enhancement '{slug}'.{did_you_mean(slug, known | {BASE})} Use "
+                    "'base' or registered slugs joined by '+', or add it to an enhancement "
+                    "registry (--enhancements FILE)", column="condition", value=cond, **loc(pos)))
+
+    _check_benchmark_metadata(out, reg, problems, loc)
+    _check_models(out, problems, loc)
+    _check_duplicates(out, problems, loc)
+    if not problems:
+        _check_identifiable(out, problems, loc)
+    if problems:
+        raise DataError(problems, source)
+
+    out["train_flop_log10_sd"] = out["train_flop_log10_sd"].fillna(0.0)
+    _warn_single_size(out, source)
+    return out[list(ALL_COLUMNS)]
+
+
+def _check_benchmark_metadata(out: pd.DataFrame, reg: Registries, problems: list[Problem],
+                              loc: _Locator) -> None:
+    for col, what in (("n_items", "the number of test items"),
+                      ("chance", "the score of random guessing (0 for free-form answers)")):
+        filled = out[col].copy()
+        for bench, idx in out.groupby("benchmark").groups.items():
+            vals = out.loc[idx, col].dropna().unique()
+            if len(vals) > 1:
+                first = [p for p in idx if not np.isnan(out.at[p, col])][0]
+                problems.append(Problem(
+                    f"benchmark '{bench}' has different {col} values {sorted(vals.tolist())}: "
+                    f"one benchmark has one {col}; if these are different test sets, give them "
+                    "different benchmark names", column=col, **loc(int(first))))
+                continue
+            reg_val = (reg.benchmarks.at[bench, col] if bench in reg.benchmarks.index
+                       else np.nan)
+            fill = vals[0] if len(vals) else reg_val
+            if np.isnan(fill):
+                problems.append(Problem(
+                    f"benchmark '{bench}' has no {col} in the table or the benchmark "
+                    f"registry: give {what} in the '{col}' column or in a benchmark registry "
+                    "(--benchmarks FILE)", column="benchmark", value=bench,
+                    **loc(int(idx[0]))))
+                continue
+            filled.loc[idx] = fill
+        out[col] = filled
+
+
+def _check_models(out: pd.DataFrame, problems: list[Problem], loc: _Locator) -> None:
+    for (fam, model), idx in out.groupby(["family", "model"]).groups.items():
+        for col in ("train_flop", "train_flop_log10_sd"):
+            vals = out.loc[idx, col].dropna().unique()
+            if len(vals) > 1:
+                problems.append(Problem(
+                    f"model '{model}' of family '{fam}' has several {col} values "
+                    f"{sorted(vals.tolist())}: a model has one pre-training compute; use one "
+                    "value (the base model's, for a fine-tuned model)", column=col,
+                    **loc(int(idx[0]))))
+
+
+def _check_duplicates(out: pd.DataFrame, problems: list[Problem], loc: _Locator) -> None:
+    dup = out.duplicated(subset=list(ROW_KEY), keep="first")
+    for pos in np.flatnonzero(dup.to_numpy()):
+        r = out.iloc[pos]
+        problems.append(Problem(
+            f"duplicate row: ({r.family}, {r.model}, {r.benchmark}, {r.condition}, "
+            f"source={r.source!r}, setting={r.setting!r}) appears more than once; remove the "
+            "copy or tell the rows apart in 'setting'", **loc(int(pos))))
+
+
+def _check_identifiable(out: pd.DataFrame, problems: list[Problem], loc: _Locator) -> None:
+    has_base = set(out.loc[out["condition"] == BASE, ["family", "benchmark"]]
+                   .itertuples(index=False, name=None))
+    for pos, r in enumerate(out.itertuples(index=False)):
+        if r.condition != BASE and (r.family, r.benchmark) not in has_base:
+            problems.append(Problem(
+                f"enhanced row with no 'base' row for family '{r.family}' on benchmark "
+                f"'{r.benchmark}': its shift cannot be identified; add base rows for that "
+                "family and benchmark, or remove the row", column="condition",
+                value=r.condition, **loc(pos)))
+
+
+def _warn_single_size(out: pd.DataFrame, source: str) -> None:
+    base = out[out["condition"] == BASE]
+    sizes = base.groupby(["family", "benchmark"])["train_flop"].nunique()
+    single = sizes[sizes == 1]
+    if len(single):
+        pairs = ", ".join(f"{f}/{b}" for f, b in single.index[:8])
+        more = f" and {len(single) - 8} more" if len(single) > 8 else ""
+        warnings.warn(
+            f"{source}: {len(single)} family/benchmark pair(s) have base rows at one model size "
+            f"only ({pairs}{more}); their curve comes from other families through pooling, "
+            "so their CEGs lean on the model's assumptions",
+            DataWarning, stacklevel=3)

@@ -1,0 +1,1 @@
+"""Package data: the bundled dataset and registries."""

@@ -1,0 +1,193 @@
+"""Derived quantities: CEGs in log10 units, computed from a posterior and its design.
+
+All functions take the posterior (an ``xarray.Dataset`` with the model's
+reported deterministics) and return ``xarray`` objects with named dims, so
+they work the same on a fresh fit, a loaded fit and a hand-made posterior.
+The only model knowledge used is the CEG algebra of :mod:`ceg.curve`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ceg.curve import shift
+from ceg.design import SEP, Design
+from ceg.table import BASE
+
+#: Thresholds of the paper's headline ("most enhancements exceed 5x, some 20x").
+HEADLINE_THRESHOLDS = (5.0, 20.0)
+
+
+def log10_ceg_enhancement(posterior: xr.Dataset) -> xr.DataArray:
+    """Return each enhancement's log10 CEG at ``x_ref``, averaged over benchmarks (``a_e``)."""
+    return posterior["shift_intercept"].rename("log10_ceg")
+
+
+def log10_ceg_enhancement_benchmark(posterior: xr.Dataset, design: Design) -> xr.DataArray:
+    """Return log10 CEG per enhancement and benchmark at ``x_ref`` (``a_e + u_{e,b}``).
+
+    The result has dim ``enhancement_benchmark`` with extra coordinates
+    ``pair_enhancement`` and ``pair_benchmark`` on it.
+    """
+    pairs = design.enhancement_benchmark_pairs
+    a = posterior["shift_intercept"].isel(enhancement=xr.DataArray(
+        pairs[:, 0], dims="enhancement_benchmark"))
+    out = (a.drop_vars("enhancement") + posterior["shift_deviation"]).rename("log10_ceg")
+    labels = design.coords["enhancement_benchmark"]
+    return out.assign_coords(
+        pair_enhancement=("enhancement_benchmark", [lab.split(SEP)[0] for lab in labels]),
+        pair_benchmark=("enhancement_benchmark", [lab.split(SEP, 1)[1] for lab in labels]))
+
+
+def log10_ceg_category(posterior: xr.Dataset) -> xr.DataArray:
+    """Return each category's pooled mean log10 CEG at ``x_ref`` (``mu_k``)."""
+    return posterior["category_mean"].rename("log10_ceg")
+
+
+def log10_ceg_new_enhancement(posterior: xr.Dataset, seed: int) -> xr.DataArray:
+    """Return the predictive log10 CEG of a new enhancement of each category.
+
+    A new enhancement's benchmark-averaged shift at ``x_ref`` is drawn from
+    ``Normal(mu_k, sigma_a)`` once per posterior draw: this is what a risk
+    model needs when it asks about "the next prompting method".
+
+    Parameters
+    ----------
+    posterior
+        Posterior with ``category_mean`` and ``enhancement_sd``.
+    seed
+        Seed of the predictive draws (stored with the fit, so repeatable).
+    """
+    mu = posterior["category_mean"]
+    sd = posterior["enhancement_sd"]
+    rng = np.random.default_rng(seed)
+    noise = xr.DataArray(rng.standard_normal(mu.shape), dims=mu.dims, coords=mu.coords)
+    return (mu + sd * noise).rename("log10_ceg")
+
+
+def enhanced_observations(design: Design) -> np.ndarray:
+    """Return the positions of the enhanced (non-base) observations."""
+    return np.flatnonzero(design.table["condition"].to_numpy() != BASE)
+
+
+def log10_ceg_observation(posterior: xr.Dataset, design: Design, x_ref: float) -> xr.DataArray:
+    """Return log10 CEG of every enhanced observation at its model's own compute.
+
+    For a stacked condition this is the sum of its enhancements' shifts: the
+    CEG of the whole condition against the family's base curve (the paper's
+    quantity). Dim ``enhanced_observation`` carries the observation number.
+    """
+    rows = enhanced_observations(design)
+    x = posterior["log10_flop"].isel(model=xr.DataArray(design.obs_model[rows],
+                                                        dims="enhanced_observation"))
+    a = posterior["shift_intercept"]
+    u = posterior["shift_deviation"]
+    g = posterior["shift_scale_slope"]
+    total = xr.zeros_like(x.drop_vars("model"))
+    for slot in range(design.obs_enhancement.shape[1]):
+        e = design.obs_enhancement[rows, slot]
+        eb = design.obs_enhancement_benchmark[rows, slot]
+        used = xr.DataArray(e > 0, dims="enhanced_observation")
+        ei = xr.DataArray(np.maximum(e - 1, 0), dims="enhanced_observation")
+        ebi = xr.DataArray(np.maximum(eb - 1, 0), dims="enhanced_observation")
+        term = shift(a.isel(enhancement=ei).drop_vars("enhancement"),
+                     u.isel(enhancement_benchmark=ebi).drop_vars("enhancement_benchmark"),
+                     g.isel(enhancement=ei).drop_vars("enhancement"),
+                     x.drop_vars("model"), x_ref)
+        total = total + term.where(used, 0.0)
+    t = design.table.iloc[rows]
+    return total.rename("log10_ceg").assign_coords(
+        enhanced_observation=rows,
+        family=("enhanced_observation", t["family"].to_numpy()),
+        model=("enhanced_observation", t["model"].to_numpy()),
+        benchmark=("enhanced_observation", t["benchmark"].to_numpy()),
+        condition=("enhanced_observation", t["condition"].to_numpy()))
+
+
+def _outside(x: xr.DataArray, low: np.ndarray, high: np.ndarray, dim: str) -> xr.DataArray:
+    lo = xr.DataArray(low, dims=dim)
+    hi = xr.DataArray(high, dims=dim)
+    return ((x < lo) | (x > hi)).mean(("chain", "draw"))
+
+
+def extrapolated_share_observation(log10_ceg: xr.DataArray, posterior: xr.Dataset,
+                                   design: Design) -> xr.DataArray:
+    """Return the share of draws in which an observation's CEG is read off an extrapolated curve.
+
+    That is, per enhanced observation, the share of draws whose matching base
+    compute (own compute + log10 CEG) lies outside the range of base compute
+    observed for the family on that benchmark.
+    """
+    rows = log10_ceg["enhanced_observation"].to_numpy()
+    x = posterior["log10_flop"].isel(model=xr.DataArray(design.obs_model[rows],
+                                                        dims="enhanced_observation"))
+    match = x.drop_vars("model") + log10_ceg.reset_coords(drop=True)
+    rng = design.base_compute_range()
+    t = design.table.iloc[rows]
+    keys = list(zip(t["family"], t["benchmark"], strict=True))
+    low = np.array([rng.loc[k, "low"] for k in keys])
+    high = np.array([rng.loc[k, "high"] for k in keys])
+    return _outside(match, low, high, "enhanced_observation").rename("extrapolated_share")
+
+
+def _benchmark_range(design: Design) -> pd.DataFrame:
+    rng = design.base_compute_range().reset_index()
+    return rng.groupby("benchmark").agg(low=("low", "min"), high=("high", "max"))
+
+
+def extrapolated_share_enhancement_benchmark(log10_ceg: xr.DataArray, design: Design,
+                                             x_ref: float) -> xr.DataArray:
+    """Return the extrapolated share of each enhancement x benchmark CEG.
+
+    The share of draws in which ``x_ref`` or ``x_ref + log10 CEG`` lies
+    outside the base compute observed on the benchmark (any family).
+    """
+    rng = _benchmark_range(design)
+    bench = log10_ceg["pair_benchmark"].to_numpy()
+    low, high = rng.loc[bench, "low"].to_numpy(), rng.loc[bench, "high"].to_numpy()
+    ref_out = (x_ref < low) | (x_ref > high)
+    share = _outside(x_ref + log10_ceg.reset_coords(drop=True), low, high,
+                     "enhancement_benchmark")
+    return xr.where(xr.DataArray(ref_out, dims="enhancement_benchmark"), 1.0,
+                    share).rename("extrapolated_share")
+
+
+def extrapolated_share_enhancement(log10_ceg: xr.DataArray, design: Design,
+                                   x_ref: float) -> xr.DataArray:
+    """Return the extrapolated share of each enhancement's CEG.
+
+    The share of draws in which ``x_ref + log10 CEG`` lies outside the union
+    of the base compute ranges of the enhancement's benchmarks.
+    """
+    rng = _benchmark_range(design)
+    pairs = design.enhancement_benchmark_pairs
+    bench = np.array(design.coords["benchmark"])
+    low, high = [], []
+    for i, _ in enumerate(design.coords["enhancement"]):
+        b = bench[pairs[pairs[:, 0] == i, 1]]
+        low.append(rng.loc[b, "low"].min())
+        high.append(rng.loc[b, "high"].max())
+    return _outside(x_ref + log10_ceg, np.array(low), np.array(high),
+                    "enhancement").rename("extrapolated_share")
+
+
+def headline_shares(log10_ceg: xr.DataArray,
+                    thresholds: tuple[float, ...] = HEADLINE_THRESHOLDS) -> xr.DataArray:
+    """Return, per draw, the share of enhancements whose CEG exceeds each threshold.
+
+    Parameters
+    ----------
+    log10_ceg
+        Draws of log10 CEG with dim ``enhancement``.
+    thresholds
+        CEG multipliers (default 5 and 20, the paper's "most" and "some").
+
+    Returns
+    -------
+    xarray.DataArray
+        Dims (chain, draw, threshold).
+    """
+    shares = [(log10_ceg > np.log10(t)).mean("enhancement") for t in thresholds]
+    return xr.concat(shares, dim=pd.Index(list(thresholds), name="threshold")).rename("share")

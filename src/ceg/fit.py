@@ -1,0 +1,378 @@
+"""Fitting: the one place that samples, and the :class:`Fit` it returns.
+
+``fit`` validates the table, builds the design and the model from the spec,
+samples (nutpie or PyMC's NUTS), stores ``log_likelihood`` and ``log_prior``,
+and judges convergence on the CEG quantities. A :class:`Fit` saves to NetCDF
+with everything needed to summarise, plot and refit without the original
+files: the spec, the table (with its SHA-256), the registries, the package
+versions, the sampler and its integer seed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+import arviz as az
+import pandas as pd
+import xarray as xr
+
+from ceg import derived
+from ceg.design import Design, make_design
+from ceg.diagnostics import Diagnostics, diagnose
+from ceg.errors import (
+    ConvergenceError,
+    ConvergenceWarning,
+    DataWarning,
+    FitFileError,
+    SpecError,
+)
+from ceg.registry import Registries, load_registries, parse_benchmarks, parse_enhancements
+from ceg.spec import ModelSpec, SamplerName
+from ceg.table import validate_table
+
+#: Version of the saved-fit layout; a loader refuses other versions.
+FIT_FORMAT = "ceg-fit-1"
+_ATTR = "ceg_"
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for pkg in ("ceg", "pymc", "pytensor", "arviz", "nutpie", "numpy", "pandas", "xarray"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "absent"
+    return out
+
+
+def _csv(df: pd.DataFrame, index: bool = False) -> str:
+    return df.to_csv(index=index, lineterminator="\n")
+
+
+def table_digest(table: pd.DataFrame) -> str:
+    """Return the SHA-256 of a validated table's canonical CSV text."""
+    return hashlib.sha256(_csv(table).encode()).hexdigest()
+
+
+@dataclass
+class Fit:
+    """A fitted model: the InferenceData, and what produced it.
+
+    Attributes
+    ----------
+    idata
+        ArviZ InferenceData with ``posterior``, ``log_likelihood``,
+        ``log_prior``, ``sample_stats``, ``observed_data`` and
+        ``constant_data`` groups.
+    spec
+        The model specification.
+    table
+        The validated evaluation table that was fitted.
+    registries
+        The registries the table was validated against.
+    sampler
+        ``"nutpie"`` or ``"pymc"``.
+    seed
+        The integer seed of the sampler (and of predictive draws).
+    """
+
+    idata: az.InferenceData
+    spec: ModelSpec
+    table: pd.DataFrame
+    registries: Registries
+    sampler: str
+    seed: int
+    versions: dict[str, str] = field(default_factory=_versions)
+
+    @cached_property
+    def design(self) -> Design:
+        """The design (coordinates and index arrays) of the fitted table."""
+        return make_design(self.table, self.registries)
+
+    @property
+    def posterior(self) -> xr.Dataset:
+        """The posterior draws."""
+        return self.idata.posterior
+
+    @cached_property
+    def quantities(self) -> xr.Dataset:
+        """All CEG quantities, in log10 units, as one Dataset of draws.
+
+        Variables (all prefixed ``log10_ceg_``): ``enhancement`` (at x_ref,
+        averaged over benchmarks), ``enhancement_benchmark`` (at x_ref),
+        ``category`` (pooled mean), ``new_enhancement`` (predictive, per
+        category, dim ``new_category``) and ``observation`` (each enhanced
+        observation at its own compute).
+        """
+        post, x_ref = self.posterior, self.spec.x_ref
+        return xr.Dataset({
+            "log10_ceg_enhancement": derived.log10_ceg_enhancement(post),
+            "log10_ceg_enhancement_benchmark": derived.log10_ceg_enhancement_benchmark(
+                post, self.design),
+            "log10_ceg_category": derived.log10_ceg_category(post),
+            "log10_ceg_new_enhancement": derived.log10_ceg_new_enhancement(post, self.seed)
+            .rename(category="new_category"),
+            "log10_ceg_observation": derived.log10_ceg_observation(post, self.design, x_ref),
+        })
+
+    def diagnostics(self) -> Diagnostics:
+        """Return R-hat, ESS, divergences and E-BFMI of the CEG quantities."""
+        q = self.quantities.drop_vars("log10_ceg_new_enhancement")
+        stats = self.idata.sample_stats if "sample_stats" in self.idata.groups() else None
+        return diagnose(q.reset_coords(drop=True), stats, self.spec.convergence)
+
+    def summary(self, by: Literal["enhancement", "benchmark", "category",
+                                  "observation"] = "enhancement") -> pd.DataFrame:
+        """Return the CEG summary table (see :func:`ceg.summary.summarise`)."""
+        from ceg.summary import summarise
+
+        return summarise(self, by)
+
+    def headline(self) -> pd.DataFrame:
+        """Return the paper's headline as probabilities (see :func:`ceg.summary.headline`)."""
+        from ceg.summary import headline
+
+        return headline(self)
+
+    def save(self, path: Path | str) -> Path:
+        """Write the fit to a NetCDF file, atomically (temporary file, then rename).
+
+        Parameters
+        ----------
+        path
+            Destination, conventionally ``*.nc``.
+
+        Returns
+        -------
+        pathlib.Path
+            The path written.
+        """
+        path = Path(path)
+        attrs = {
+            "format": FIT_FORMAT,
+            "spec": self.spec.to_json(),
+            "spec_source": self.spec.source,
+            "table_csv": _csv(self.table),
+            "table_sha256": table_digest(self.table),
+            "benchmarks_csv": _csv(self.registries.benchmarks, index=True),
+            "enhancements_csv": _csv(self.registries.enhancements, index=True),
+            "versions": json.dumps(self.versions, sort_keys=True),
+            "sampler": self.sampler,
+            "seed": int(self.seed),
+        }
+        idata = self.idata.copy()
+        idata.posterior.attrs.update({_ATTR + k: v for k, v in attrs.items()})
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            idata.to_netcdf(tmp, engine="h5netcdf")
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return path
+
+
+def load_fit(path: Path | str) -> Fit:
+    """Read a fit saved by :meth:`Fit.save`.
+
+    Parameters
+    ----------
+    path
+        A NetCDF file written by ``ceg``.
+
+    Returns
+    -------
+    Fit
+        The fit, with its spec, table and registries restored from the file.
+
+    Raises
+    ------
+    FitFileError
+        If the file is missing, not a ``ceg`` fit, of another format
+        version, or its table does not match its stored SHA-256.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FitFileError(f"{path}: file not found: check the path, or run 'ceg fit' first")
+    try:
+        idata = az.from_netcdf(path)
+    except Exception as exc:  # netCDF/HDF5 raise many types
+        raise FitFileError(f"{path}: not a NetCDF file written by ceg ({exc})") from None
+    attrs = idata.posterior.attrs if "posterior" in idata.groups() else {}
+    fmt = attrs.get(_ATTR + "format")
+    if fmt != FIT_FORMAT:
+        raise FitFileError(f"{path}: not a ceg fit of format {FIT_FORMAT!r} (found {fmt!r}); "
+                           "refit it with this version of ceg")
+    table_csv = attrs[_ATTR + "table_csv"]
+    registries = Registries(
+        benchmarks=parse_benchmarks(pd.read_csv(io.StringIO(attrs[_ATTR + "benchmarks_csv"]),
+                                                dtype=str, keep_default_na=False), str(path)),
+        enhancements=parse_enhancements(pd.read_csv(
+            io.StringIO(attrs[_ATTR + "enhancements_csv"]), dtype=str, keep_default_na=False),
+            str(path)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)  # shown when the fit was made
+        table = validate_table(pd.read_csv(io.StringIO(table_csv), dtype=str,
+                                           keep_default_na=False), registries,
+                               source=f"{path} (stored table)")
+    if table_digest(table) != attrs[_ATTR + "table_sha256"]:
+        raise FitFileError(f"{path}: the stored table does not match its SHA-256; the file "
+                           "was altered or damaged: refit from the original data")
+    try:
+        spec = ModelSpec.from_dict(json.loads(attrs[_ATTR + "spec"]),
+                                   source=f"{path} (stored spec)")
+    except SpecError as exc:
+        raise FitFileError(str(exc)) from None
+    return Fit(idata=idata, spec=spec, table=table, registries=registries,
+               sampler=str(attrs[_ATTR + "sampler"]), seed=int(attrs[_ATTR + "seed"]),
+               versions=json.loads(attrs[_ATTR + "versions"]))
+
+
+def _resolve_spec(spec: ModelSpec | str | Path) -> ModelSpec:
+    return spec if isinstance(spec, ModelSpec) else ModelSpec.load(spec)
+
+
+def sample_model(model, spec: ModelSpec, *, draws: int, tune: int, chains: int, seed: int,
+                 sampler: SamplerName, progress: bool) -> az.InferenceData:
+    """Sample a built model with the chosen sampler and return its posterior and stats.
+
+    Parameters
+    ----------
+    model
+        A ``pymc.Model`` from :func:`ceg.model.build_model`.
+    spec
+        Supplies ``target_accept``.
+    draws, tune, chains, seed
+        Sampler settings.
+    sampler
+        ``"nutpie"`` or ``"pymc"``.
+    progress
+        Show a progress bar.
+
+    Returns
+    -------
+    arviz.InferenceData
+        With ``posterior`` and ``sample_stats``.
+    """
+    ta = spec.sampler.target_accept
+    if sampler == "nutpie":
+        import nutpie
+
+        compiled = nutpie.compile_pymc_model(model)
+        idata = nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, seed=seed,
+                              target_accept=ta, progress_bar=progress)
+        return az.InferenceData(posterior=idata.posterior, sample_stats=idata.sample_stats)
+    import pymc as pm
+
+    with model:
+        idata = pm.sample(draws=draws, tune=tune, chains=chains, random_seed=seed,
+                          target_accept=ta, cores=min(chains, os.cpu_count() or 1),
+                          progressbar=progress, compute_convergence_checks=False)
+    return az.InferenceData(posterior=idata.posterior, sample_stats=idata.sample_stats)
+
+
+def fit(
+    table: pd.DataFrame,
+    spec: ModelSpec | str | Path = "default",
+    *,
+    draws: int | None = None,
+    tune: int | None = None,
+    chains: int | None = None,
+    seed: int | None = None,
+    sampler: SamplerName | None = None,
+    registries: Registries | None = None,
+    strict: bool = False,
+    progress: bool = False,
+) -> Fit:
+    """Fit a model to an evaluation table and return posterior CEGs.
+
+    Parameters
+    ----------
+    table
+        An evaluation table (validated here; see :func:`ceg.validate_table`).
+    spec
+        A :class:`~ceg.spec.ModelSpec`, a spec name in ``models/`` or a path.
+    draws, tune, chains, seed, sampler
+        Override the spec's ``[sampler]`` settings.
+    registries
+        Registries to validate against; the bundled ones by default.
+    strict
+        Raise :class:`~ceg.errors.ConvergenceError` instead of warning when
+        the fit misses a convergence threshold.
+    progress
+        Show the sampler's progress bar.
+
+    Returns
+    -------
+    Fit
+        The fit; ``fit.summary()`` gives the CEG table.
+
+    Raises
+    ------
+    DataError
+        If the table is invalid.
+    ConvergenceError
+        With ``strict=True``, if the fit did not converge.
+
+    Warns
+    -----
+    ConvergenceWarning
+        If the fit did not converge (and ``strict`` is false).
+    """
+    import pymc as pm
+
+    from ceg.model import build_model
+
+    spec = _resolve_spec(spec)
+    reg = registries if registries is not None else load_registries()
+    table = validate_table(table, reg)
+    s = spec.sampler
+    draws, tune, chains = draws or s.draws, tune or s.tune, chains or s.chains
+    seed = int(s.seed if seed is None else seed)
+    sampler = sampler or s.name
+    design = make_design(table, reg)
+    model = build_model(spec, design)
+    idata = sample_model(model, spec, draws=draws, tune=tune, chains=chains, seed=seed,
+                         sampler=sampler, progress=progress)
+    pm.compute_log_likelihood(idata, model=model, extend_inferencedata=True,
+                              progressbar=False)
+    pm.compute_log_prior(idata, model=model, extend_inferencedata=True, progressbar=False)
+    obs = {"observation": design.coords["observation"]}
+    idata.add_groups(
+        observed_data=xr.Dataset({"n_correct": ("observation", design.n_correct)}, coords=obs),
+        constant_data=xr.Dataset({
+            "n_items": ("observation", design.n_items),
+            "score": ("observation", table["score"].to_numpy(dtype=float)),
+            "train_flop": ("observation", table["train_flop"].to_numpy(dtype=float)),
+        }, coords=obs),
+    )
+    used_enh = sorted(set(design.coords["enhancement"]))
+    used = Registries(benchmarks=reg.benchmarks.loc[design.coords["benchmark"]],
+                      enhancements=reg.enhancements.loc[used_enh])
+    result = Fit(idata=idata, spec=spec, table=table, registries=used, sampler=sampler,
+                 seed=seed)
+    diag = result.diagnostics()
+    if not diag.converged:
+        msg = (f"the fit did not converge: {'; '.join(diag.problems())}. Its CEGs are not "
+               "trustworthy: run longer (--draws/--tune), raise target_accept in the spec, "
+               "or simplify the model")
+        if strict:
+            raise ConvergenceError(msg)
+        warnings.warn(msg, ConvergenceWarning, stacklevel=2)
+    return result
+
+
+__all__ = ["FIT_FORMAT", "Fit", "fit", "load_fit", "sample_model", "table_digest"]

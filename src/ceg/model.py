@@ -1,0 +1,162 @@
+r"""Build the PyMC model from a :class:`~ceg.spec.ModelSpec` and a :class:`~ceg.design.Design`.
+
+This is the one place that knows the model's structure. Observation :math:`i`
+(model :math:`m` of family :math:`f`, benchmark :math:`b`, condition
+:math:`c_i`, protocol group :math:`g`) has
+
+.. math::
+
+    \theta_i &= x_m + \delta_f + o_g + \sum_{e \in c_i} s_{e,b}(x_m) \\
+    p_i &= g_b + (1 - g_b)\,\operatorname{logistic}(\alpha_b(\theta_i - \beta_b)) \\
+    k_i &\sim \operatorname{BetaBinomial}(n_i,\ p_i\kappa_b,\ (1 - p_i)\kappa_b)
+
+with :math:`s_{e,b}(x) = a_e + u_{e,b} + \gamma_e (x - x_{ref})`,
+:math:`a_e \sim N(\mu_{k(e)}, \sigma_a)`, :math:`\mu_k \sim N(\mu_0, \tau)`,
+:math:`u_{e,b} \sim N(0, \sigma_u)`, :math:`\gamma_e \sim N(\gamma_0, \sigma_\gamma)`,
+every hierarchical effect non-centred. Compute is handled in decades from
+:math:`x_{ref}` inside the graph; the named deterministics report absolute
+log10 FLOP. See ``docs/model.md``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+
+from ceg.curve import success_probability
+from ceg.design import Design
+from ceg.spec import ModelSpec
+
+#: Deterministics every model exposes; derived quantities are computed from these.
+REPORTED = (
+    "log10_flop", "family_effect", "protocol_offset", "logit_at_ref", "midpoint", "slope",
+    "concentration",
+    "category_mean", "shift_intercept", "shift_deviation", "shift_scale_slope",
+)
+
+
+def _prior(spec: ModelSpec, name: str, dims: str | None = None) -> pt.TensorVariable:
+    p = spec.priors[name]
+    if p.dist == "HalfNormal":
+        return pm.HalfNormal(name, sigma=p.sigma, dims=dims)
+    return pm.Normal(name, mu=p.mu, sigma=p.sigma, dims=dims)
+
+
+def _pooled(spec: ModelSpec, stem: str, mean: str | None, sd: str, dims: str,
+            size: int) -> pt.TensorVariable:
+    """Non-centred effect ``mean + sd * z`` over ``dims`` (mean 0 if ``mean`` is None)."""
+    loc = _prior(spec, mean) if mean is not None else 0.0
+    scale = _prior(spec, sd)
+    z = pm.Normal(f"{stem}_z", 0.0, 1.0, dims=dims, shape=size)
+    return loc + scale * z
+
+
+def build_model(spec: ModelSpec, design: Design) -> pm.Model:
+    """Return the PyMC model of ``spec`` for the data in ``design``.
+
+    Parameters
+    ----------
+    spec
+        The model specification (structure, priors).
+    design
+        Coordinates and index arrays of the evaluation table.
+
+    Returns
+    -------
+    pymc.Model
+        A model with named coords and dims, one observed variable
+        ``n_correct`` (dims ``observation``) and the deterministics of
+        :data:`REPORTED`.
+    """
+    s = spec.structure
+    x_ref = spec.x_ref
+    c = design.coords
+    n_bench, n_enh, n_eb = len(c["benchmark"]), len(c["enhancement"]), len(
+        c["enhancement_benchmark"])
+    with pm.Model(coords=c) as model:
+        # Compute: decades from x_ref; latent where train_flop is an estimate.
+        xc = pt.as_tensor_variable(design.model_log10_flop - x_ref)
+        if s.latent_compute and len(design.latent_model_index):
+            z = pm.Normal("log10_flop_z", 0.0, 1.0, dims="latent_model")
+            idx = design.latent_model_index
+            xc = pt.set_subtensor(xc[idx], xc[idx] + design.model_log10_sd[idx] * z)
+        pm.Deterministic("log10_flop", xc + x_ref, dims="model")
+
+        if s.family_effects and len(c["family"]) > 1:
+            fam_sd = _prior(spec, "family_sd")
+            fam = fam_sd * pm.ZeroSumNormal("family_effect_z", sigma=1.0, dims="family")
+        else:
+            fam = pt.zeros(len(c["family"]))
+        pm.Deterministic("family_effect", fam, dims="family")
+
+        if s.protocol_offsets and len(c["protocol"]):
+            offset = _pooled(spec, "protocol_offset", None, "protocol_sd", "protocol",
+                             len(c["protocol"]))
+        else:
+            offset = pt.zeros(len(c["protocol"]))
+        pm.Deterministic("protocol_offset", offset, dims="protocol")
+
+        # The curve is parameterised by its logit at x_ref and its slope, which the
+        # data pin down nearly independently; the midpoint is derived from them.
+        logit_ref = pm.Deterministic("logit_at_ref", _pooled(
+            spec, "logit_at_ref", "logit_ref_mean", "logit_ref_sd", "benchmark", n_bench),
+            dims="benchmark")
+        slope = pm.Deterministic("slope", pt.exp(_pooled(
+            spec, "log_slope", "log_slope_mean", "log_slope_sd", "benchmark", n_bench)),
+            dims="benchmark")
+        midpoint_c = -logit_ref / slope
+        pm.Deterministic("midpoint", midpoint_c + x_ref, dims="benchmark")
+        if s.likelihood == "beta_binomial":
+            if s.concentration == "per_benchmark":
+                log_kappa = _pooled(spec, "log_concentration", "log_concentration_mean",
+                                    "log_concentration_sd", "benchmark", n_bench)
+            else:
+                log_kappa = _prior(spec, "log_concentration_mean") * pt.ones(n_bench)
+            kappa = pm.Deterministic("concentration", pt.exp(log_kappa), dims="benchmark")
+        else:
+            pm.Deterministic("concentration", pt.fill(pt.zeros(n_bench), np.inf),
+                             dims="benchmark")
+
+        # Enhancement shifts, pooled by category.
+        mu_cat = pm.Deterministic("category_mean", _pooled(
+            spec, "category_mean", "shift_mean", "category_sd", "category",
+            len(c["category"])), dims="category")
+        enh_sd = _prior(spec, "enhancement_sd")
+        a = pm.Deterministic(
+            "shift_intercept",
+            mu_cat[design.enhancement_category]
+            + enh_sd * pm.Normal("shift_intercept_z", 0.0, 1.0, dims="enhancement",
+                                 shape=n_enh),
+            dims="enhancement")
+        u = pm.Deterministic("shift_deviation", _pooled(
+            spec, "shift_deviation", None, "benchmark_shift_sd", "enhancement_benchmark",
+            n_eb), dims="enhancement_benchmark")
+        if s.scale_dependence:
+            gamma = _pooled(spec, "shift_scale_slope", "slope_mean", "slope_sd", "enhancement",
+                            n_enh)
+        else:
+            gamma = pt.zeros(n_enh)
+        gamma = pm.Deterministic("shift_scale_slope", gamma, dims="enhancement")
+
+        # Observations. Index 0 of the padded vectors means "nothing".
+        pad = pt.zeros(1)
+        a_p, u_p, g_p = (pt.concatenate([pad, v]) for v in (a, u, gamma))
+        x_obs = xc[design.obs_model]
+        e_idx, eb_idx = design.obs_enhancement, design.obs_enhancement_benchmark
+        shift_total = (a_p[e_idx] + u_p[eb_idx] + g_p[e_idx] * x_obs[:, None]).sum(axis=1)
+        theta = (x_obs + fam[design.model_family[design.obs_model]]
+                 + pt.concatenate([pad, offset])[design.obs_protocol] + shift_total)
+        b = design.obs_benchmark
+        floor = design.benchmark_chance if s.floor == "chance" else np.zeros(n_bench)
+        p = success_probability(theta, midpoint_c[b], slope[b], floor[b], lib=pt)
+        eps = s.probability_clip
+        p = eps + (1 - 2 * eps) * p
+        n_items = pm.Data("n_items", design.n_items, dims="observation")
+        n_correct = pm.Data("n_correct_data", design.n_correct, dims="observation")
+        if s.likelihood == "beta_binomial":
+            pm.BetaBinomial("n_correct", n=n_items, alpha=p * kappa[b],
+                            beta=(1 - p) * kappa[b], observed=n_correct, dims="observation")
+        else:
+            pm.Binomial("n_correct", n=n_items, p=p, observed=n_correct, dims="observation")
+    return model

@@ -1,0 +1,281 @@
+"""Model specifications: ``models/*.toml`` loaded into a frozen, validated :class:`ModelSpec`.
+
+A spec says which structure the model has (floor, likelihood, pooling, which
+effects exist), its priors, the sampler settings and the convergence
+thresholds. :func:`ceg.model.build_model` reads only the spec and the data
+design; no other module hard-codes model structure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal, get_args, get_type_hints
+
+from ceg.errors import SpecError, did_you_mean
+
+PriorDist = Literal["Normal", "HalfNormal"]
+Floor = Literal["chance", "zero"]
+Likelihood = Literal["beta_binomial", "binomial"]
+Concentration = Literal["per_benchmark", "global"]
+SamplerName = Literal["nutpie", "pymc"]
+
+#: Every prior the default builder reads, and whether it must be positive.
+PRIOR_NAMES: dict[str, bool] = {
+    "logit_ref_mean": False,
+    "logit_ref_sd": True,
+    "log_slope_mean": False,
+    "log_slope_sd": True,
+    "log_concentration_mean": False,
+    "log_concentration_sd": True,
+    "family_sd": True,
+    "protocol_sd": True,
+    "shift_mean": False,
+    "category_sd": True,
+    "enhancement_sd": True,
+    "benchmark_shift_sd": True,
+    "slope_mean": False,
+    "slope_sd": True,
+}
+
+
+@dataclass(frozen=True)
+class Prior:
+    """A prior distribution: ``Normal(mu, sigma)`` or ``HalfNormal(sigma)``."""
+
+    dist: PriorDist
+    sigma: float
+    mu: float = 0.0
+
+
+@dataclass(frozen=True)
+class Structure:
+    """Which pieces the model has (see ``models/default.toml`` for each)."""
+
+    x_ref_flop: float = 1e23
+    link: Literal["logistic"] = "logistic"
+    floor: Floor = "chance"
+    likelihood: Likelihood = "beta_binomial"
+    concentration: Concentration = "per_benchmark"
+    protocol_offsets: bool = True
+    scale_dependence: bool = True
+    latent_compute: bool = True
+    family_effects: bool = True
+    probability_clip: float = 1e-6
+
+
+@dataclass(frozen=True)
+class SamplerSettings:
+    """Default sampler settings; ``ceg.fit`` arguments override them."""
+
+    name: SamplerName = "nutpie"
+    draws: int = 1000
+    tune: int = 1000
+    chains: int = 4
+    target_accept: float = 0.9
+    seed: int = 20231212
+
+
+@dataclass(frozen=True)
+class Convergence:
+    """Thresholds a fit must meet to count as converged."""
+
+    max_rhat: float = 1.01
+    min_ess_bulk: float = 400
+    min_ess_tail: float = 400
+    max_divergences: int = 0
+    min_bfmi: float = 0.3
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A complete, validated model specification.
+
+    Load one with :meth:`ModelSpec.load` (a name in ``models/`` or a path).
+    """
+
+    name: str
+    description: str
+    structure: Structure
+    priors: dict[str, Prior]
+    sampler: SamplerSettings = field(default_factory=SamplerSettings)
+    convergence: Convergence = field(default_factory=Convergence)
+    source: str = "<memory>"
+
+    @property
+    def x_ref(self) -> float:
+        """The reference compute in log10 FLOP."""
+        import math
+
+        return math.log10(self.structure.x_ref_flop)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the spec as plain data (what :meth:`from_dict` reads)."""
+        d = asdict(self)
+        d.pop("source")
+        for prior in d["priors"].values():
+            if prior["dist"] == "HalfNormal":
+                prior.pop("mu")
+        return d
+
+    def to_json(self) -> str:
+        """Return the spec as canonical JSON (stored inside saved fits)."""
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    def digest(self) -> str:
+        """Return a SHA-256 of the spec's content (not of its file name)."""
+        return hashlib.sha256(self.to_json().encode()).hexdigest()
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "<memory>") -> ModelSpec:
+        """Validate plain data (as read from TOML) and return a spec.
+
+        Parameters
+        ----------
+        data
+            Mapping with keys ``name``, ``description``, ``structure``,
+            ``priors``, and optionally ``sampler``, ``convergence``.
+        source
+            Where the data came from, for messages.
+
+        Returns
+        -------
+        ModelSpec
+            The validated specification.
+
+        Raises
+        ------
+        SpecError
+            Naming the key that is unknown, missing or has a bad value.
+        """
+        top = {"name", "description", "structure", "priors", "sampler", "convergence"}
+        _no_unknown(data, top, source, "")
+        for key in ("name", "structure", "priors"):
+            if key not in data:
+                raise SpecError(f"{source}: missing key '{key}': add it (see models/default.toml)")
+        structure = _section(Structure, data.get("structure", {}), source, "structure")
+        sampler = _section(SamplerSettings, data.get("sampler", {}), source, "sampler")
+        convergence = _section(Convergence, data.get("convergence", {}), source, "convergence")
+        priors = _priors(data["priors"], source)
+        if structure.x_ref_flop <= 0:
+            raise SpecError(f"{source}: structure.x_ref_flop must be > 0 FLOP")
+        if not 0 < structure.probability_clip < 0.01:
+            raise SpecError(f"{source}: structure.probability_clip must be in (0, 0.01)")
+        for key in ("draws", "tune", "chains"):
+            if getattr(sampler, key) < 1:
+                raise SpecError(f"{source}: sampler.{key} must be >= 1")
+        if not 0.5 <= sampler.target_accept < 1:
+            raise SpecError(f"{source}: sampler.target_accept must be in [0.5, 1)")
+        return cls(name=str(data["name"]), description=str(data.get("description", "")),
+                   structure=structure, priors=priors, sampler=sampler,
+                   convergence=convergence, source=source)
+
+    @classmethod
+    def load(cls, name_or_path: str | Path = "default") -> ModelSpec:
+        """Load a spec by name (a file in ``models/``) or by path.
+
+        Parameters
+        ----------
+        name_or_path
+            ``"default"``, another name of a file in ``models/``, or a path
+            to a TOML file.
+
+        Returns
+        -------
+        ModelSpec
+            The validated specification.
+
+        Raises
+        ------
+        SpecError
+            If the file is missing, is not TOML, or fails validation.
+        """
+        path = Path(name_or_path)
+        if path.suffix != ".toml" and not path.exists():
+            bundled = resources.files("ceg.models")
+            names = sorted(p.name[:-5] for p in bundled.iterdir() if p.name.endswith(".toml"))
+            if str(name_or_path) not in names:
+                raise SpecError(f"no model spec named '{name_or_path}'; available: {names}."
+                                f"{did_you_mean(str(name_or_path), names)} Or give a path "
+                                "to a .toml file.")
+            text = bundled.joinpath(f"{name_or_path}.toml").read_text(encoding="utf-8")
+            source = f"models/{name_or_path}.toml"
+        else:
+            try:
+                text = path.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                raise SpecError(f"{path}: file not found: check the path") from None
+            source = str(path)
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise SpecError(f"{source}: not valid TOML ({exc})") from None
+        return cls.from_dict(data, source)
+
+
+def _no_unknown(data: dict, allowed: set[str], source: str, section: str) -> None:
+    if not isinstance(data, dict):
+        raise SpecError(f"{source}: [{section}] must be a table of keys")
+    for key in data:
+        if key not in allowed:
+            where = f"{section}.{key}" if section else key
+            raise SpecError(f"{source}: unknown key '{where}'.{did_you_mean(key, allowed)} "
+                            f"Allowed keys{' in [' + section + ']' if section else ''}: "
+                            f"{sorted(allowed)}")
+
+
+def _section(cls: type, data: dict, source: str, section: str) -> Any:
+    fields = cls.__dataclass_fields__
+    hints = get_type_hints(cls)
+    _no_unknown(data, set(fields), source, section)
+    values = {}
+    for key, value in data.items():
+        default = fields[key].default
+        options = get_args(hints[key]) if "Literal" in str(hints[key]) else ()
+        if options and value not in options:
+            raise SpecError(f"{source}: {section}.{key} = {value!r} is not one of "
+                            f"{list(options)}.{did_you_mean(str(value), map(str, options))}")
+        if isinstance(default, bool) and not isinstance(value, bool):
+            raise SpecError(f"{source}: {section}.{key} must be true or false, not {value!r}")
+        if isinstance(default, int | float) and not isinstance(default, bool):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise SpecError(f"{source}: {section}.{key} must be a number, not {value!r}")
+            if isinstance(default, int) and not isinstance(default, bool) and value != int(value):
+                raise SpecError(f"{source}: {section}.{key} must be a whole number")
+            value = type(default)(value)
+        values[key] = value
+    return cls(**values)
+
+
+def _priors(data: dict, source: str) -> dict[str, Prior]:
+    _no_unknown(data, set(PRIOR_NAMES), source, "priors")
+    missing = sorted(set(PRIOR_NAMES) - set(data))
+    if missing:
+        raise SpecError(f"{source}: priors missing: {missing}; every prior must be given")
+    out = {}
+    for name, entry in data.items():
+        where = f"priors.{name}"
+        if not isinstance(entry, dict):
+            raise SpecError(f"{source}: {where} must be a table like "
+                            "{ dist = \"Normal\", mu = 0.0, sigma = 1.0 }")
+        _no_unknown(entry, {"dist", "mu", "sigma"}, source, where)
+        dist = entry.get("dist")
+        if dist not in get_args(PriorDist):
+            raise SpecError(f"{source}: {where}.dist = {dist!r}; use one of "
+                            f"{list(get_args(PriorDist))}")
+        if PRIOR_NAMES[name] and dist != "HalfNormal":
+            raise SpecError(f"{source}: {where} is a scale and must be HalfNormal")
+        if dist == "HalfNormal" and "mu" in entry:
+            raise SpecError(f"{source}: {where}: a HalfNormal has no mu; remove it")
+        sigma = entry.get("sigma")
+        if isinstance(sigma, bool) or not isinstance(sigma, int | float) or sigma <= 0:
+            raise SpecError(f"{source}: {where}.sigma must be a number > 0, not {sigma!r}")
+        mu = entry.get("mu", 0.0)
+        if isinstance(mu, bool) or not isinstance(mu, int | float):
+            raise SpecError(f"{source}: {where}.mu must be a number, not {mu!r}")
+        out[name] = Prior(dist=dist, sigma=float(sigma), mu=float(mu))
+    return out

@@ -1,0 +1,149 @@
+"""Summary tables of CEG posteriors: what ``fit.summary()`` and ``ceg summary`` show."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ceg import derived
+from ceg.paper_method import paper_ceg
+from ceg.table import BASE
+
+if TYPE_CHECKING:
+    from ceg.fit import Fit
+
+#: Central interval reported, and the CEG thresholds whose exceedance is reported.
+INTERVAL = 0.90
+THRESHOLDS = (1.0, 5.0, 20.0)
+By = Literal["enhancement", "benchmark", "category", "observation"]
+
+
+def posterior_stats(log10_ceg: xr.DataArray, dim: str) -> pd.DataFrame:
+    """Summarise draws of log10 CEG along ``dim``.
+
+    Parameters
+    ----------
+    log10_ceg
+        Draws with dims (chain, draw, ``dim``).
+    dim
+        The dimension whose labels become the rows.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``dim``: ``median_ceg``, ``ceg_low`` and ``ceg_high`` (the
+        central 90% interval), ``median_log10_ceg``, and ``p_gt_1``,
+        ``p_gt_5``, ``p_gt_20`` (posterior probability that the CEG exceeds
+        each threshold).
+    """
+    lo, hi = (1 - INTERVAL) / 2, 1 - (1 - INTERVAL) / 2
+    flat = (log10_ceg.reset_coords(drop=True).rename("log10_ceg")
+            .stack(sample=("chain", "draw")).transpose(dim, "sample").to_numpy())
+    q = np.quantile(flat, [lo, 0.5, hi], axis=1)
+    out = pd.DataFrame({
+        "median_ceg": 10 ** q[1], "ceg_low": 10 ** q[0], "ceg_high": 10 ** q[2],
+        "median_log10_ceg": q[1],
+    }, index=pd.Index(log10_ceg.get_index(dim).to_numpy(), name=dim))
+    for t in THRESHOLDS:
+        out[f"p_gt_{t:g}"] = (flat > np.log10(t)).mean(axis=1)
+    return out
+
+
+def _paper(fit: Fit) -> pd.DataFrame:
+    p = paper_ceg(fit.table)
+    p.index = np.flatnonzero(fit.table["condition"].to_numpy() != BASE)
+    return p
+
+
+def summarise(fit: Fit, by: By = "enhancement") -> pd.DataFrame:
+    """Return the CEG summary of a fit.
+
+    Parameters
+    ----------
+    fit
+        A :class:`~ceg.fit.Fit`.
+    by
+        ``"enhancement"`` (at x_ref, averaged over benchmarks),
+        ``"benchmark"`` (enhancement x benchmark at x_ref), ``"category"``
+        (pooled mean and the predictive for a new enhancement), or
+        ``"observation"`` (each enhanced row at its own compute).
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`posterior_stats` columns plus ``category``,
+        ``extrapolated_share`` and the paper's deterministic value
+        (``paper_ceg``: median over the rows measuring that enhancement
+        alone; per observation, the row's own value and ``paper_method``).
+    """
+    q, design, x_ref = fit.quantities, fit.design, fit.spec.x_ref
+    cat = fit.registries.enhancements["category"]
+    paper = _paper(fit)
+    if by == "enhancement":
+        out = posterior_stats(q["log10_ceg_enhancement"], "enhancement")
+        out.insert(0, "category", cat.reindex(out.index).to_numpy())
+        out["extrapolated_share"] = derived.extrapolated_share_enhancement(
+            q["log10_ceg_enhancement"], design, x_ref).to_series()
+        out["paper_ceg"] = paper.groupby("condition")["ceg"].median().reindex(out.index)
+        return out.sort_values(["category", "median_ceg"], ascending=[True, False])
+    if by == "benchmark":
+        eb = q["log10_ceg_enhancement_benchmark"]
+        out = posterior_stats(eb, "enhancement_benchmark")
+        out.insert(0, "benchmark", eb["pair_benchmark"].to_numpy())
+        out.insert(0, "enhancement", eb["pair_enhancement"].to_numpy())
+        out.insert(1, "category", cat.reindex(out["enhancement"]).to_numpy())
+        out["extrapolated_share"] = derived.extrapolated_share_enhancement_benchmark(
+            eb, design, x_ref).to_numpy()
+        med = paper.groupby(["condition", "benchmark"])["ceg"].median()
+        out["paper_ceg"] = [med.get((e, b), np.nan) for e, b in
+                            zip(out["enhancement"], out["benchmark"], strict=True)]
+        return out.reset_index(drop=True)
+    if by == "category":
+        pooled = posterior_stats(q["log10_ceg_category"], "category")
+        new = posterior_stats(q["log10_ceg_new_enhancement"].rename(new_category="category"),
+                              "category")
+        pooled.insert(0, "quantity", "pooled mean")
+        new.insert(0, "quantity", "new enhancement (predictive)")
+        n_enh = cat.value_counts()
+        out = pd.concat([pooled, new]).reset_index()
+        out.insert(2, "n_enhancements", n_enh.reindex(out["category"]).fillna(0).astype(int)
+                   .to_numpy())
+        return out
+    if by == "observation":
+        obs = q["log10_ceg_observation"]
+        out = posterior_stats(obs, "enhanced_observation")
+        t = design.table.iloc[out.index]
+        for col in ("score", "train_flop", "condition", "benchmark", "model", "family"):
+            out.insert(0, col, t[col].to_numpy())
+        out["extrapolated_share"] = derived.extrapolated_share_observation(
+            obs, fit.posterior, design).to_numpy()
+        out["paper_ceg"] = paper.loc[out.index, "ceg"].to_numpy()
+        out["paper_method"] = paper.loc[out.index, "method"].to_numpy()
+        out["source"] = t["source"].to_numpy()
+        return out.rename_axis("observation")
+    from ceg.errors import CegError
+
+    raise CegError(f"unknown summary level {by!r}; use one of "
+                   "['enhancement', 'benchmark', 'category', 'observation']")
+
+
+def headline(fit: Fit) -> pd.DataFrame:
+    """Return the paper's headline claims restated as posterior probabilities.
+
+    Davidson et al. (2023) say most enhancements exceed 5x and some exceed
+    20x. For each threshold this gives the posterior of the share of the
+    fitted enhancements whose CEG (at x_ref, averaged over benchmarks)
+    exceeds it: its mean and 90% interval, P(share > 1/2) ("most") and
+    P(share > 0) ("some").
+    """
+    shares = derived.headline_shares(fit.quantities["log10_ceg_enhancement"])
+    rows = []
+    for t in shares["threshold"].to_numpy():
+        s = shares.sel(threshold=t).to_numpy().ravel()
+        rows.append({"threshold": float(t), "mean_share": s.mean(),
+                     "share_low": np.quantile(s, 0.05), "share_high": np.quantile(s, 0.95),
+                     "p_most": (s > 0.5).mean(), "p_some": (s > 0).mean()})
+    return pd.DataFrame(rows).set_index("threshold")

@@ -1,0 +1,98 @@
+"""Simulate evaluation tables from a model spec, for parameter recovery and calibration.
+
+A simulated table has the design of a real one (its families, models,
+compute, benchmarks, conditions and item counts) and scores drawn from the
+model with parameters drawn from the prior. The true parameters come back
+beside it, so a fit of the simulated table can be checked against them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+import xarray as xr
+
+from ceg.design import Design, make_design
+from ceg.model import REPORTED, build_model
+from ceg.registry import Registries
+from ceg.spec import ModelSpec
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """A simulated evaluation table and the parameters that generated it.
+
+    Attributes
+    ----------
+    table
+        The design table with ``score`` replaced by simulated scores.
+    truth
+        The true values of the model's reported deterministics (no chain or
+        draw dims), plus ``enhancement_sd``.
+    design
+        The design of the simulated table.
+    """
+
+    table: pd.DataFrame
+    truth: xr.Dataset
+    design: Design
+
+
+def simulate(spec: ModelSpec, table: pd.DataFrame, registries: Registries,
+             seed: int) -> Simulation:
+    """Draw parameters from the prior of ``spec`` and scores on the design of ``table``.
+
+    Parameters
+    ----------
+    spec
+        Model specification (its priors generate the truth).
+    table
+        A validated evaluation table whose design is reused; its scores are
+        ignored.
+    registries
+        Registries the table was validated against.
+    seed
+        Seed of the draw.
+
+    Returns
+    -------
+    Simulation
+        The simulated table and the truth.
+    """
+    design = make_design(table, registries)
+    model = build_model(spec, design)
+    names = [*REPORTED, "enhancement_sd"]
+    with model:
+        prior = pm.sample_prior_predictive(draws=1, random_seed=seed,
+                                           var_names=[*names, "n_correct"])
+    truth = prior.prior[names].isel(chain=0, draw=0).reset_coords(drop=True)
+    k = prior.prior_predictive["n_correct"].isel(chain=0, draw=0).to_numpy()
+    out = design.table.copy()
+    out["score"] = k / design.n_items
+    return Simulation(table=out, truth=truth, design=design)
+
+
+def coverage(draws: xr.DataArray, truth: xr.DataArray, interval: float = 0.9) -> float:
+    """Return the share of true values inside their central posterior intervals.
+
+    Parameters
+    ----------
+    draws
+        Posterior draws with dims (chain, draw, ...).
+    truth
+        True values with the remaining dims.
+    interval
+        Central interval probability.
+
+    Returns
+    -------
+    float
+        Share of elements whose truth lies inside the interval.
+    """
+    lo = draws.quantile((1 - interval) / 2, dim=("chain", "draw"))
+    hi = draws.quantile(1 - (1 - interval) / 2, dim=("chain", "draw"))
+    inside = (truth >= lo.drop_vars("quantile")) & (truth <= hi.drop_vars("quantile"))
+    return float(np.mean(inside.to_numpy()))

@@ -170,7 +170,11 @@ def build(shared: Path = SHARED) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFra
         drop(src["metric"] == metric, reason)
     unknown_metric = ~src["metric"].str.lower().str.contains(
         "|".join(a.replace("(", r"\(") for a in ACCURACY_LIKE), regex=True)
-    assert not unknown_metric.any(), sorted(src.loc[unknown_metric, "metric"].unique())
+    if unknown_metric.any():
+        raise SystemExit(
+            "build_davidson2023: metrics neither accuracy-like nor listed in NOT_ACCURACY: "
+            f"{sorted(src.loc[unknown_metric, 'metric'].unique())}; add each to ACCURACY_LIKE "
+            "or NOT_ACCURACY")
     drop(src["verified"] != "yes",
          "not verified against a primary text (secondary transcriptions only)")
     drop(src["source_id"] == "lightman2023_prm",

@@ -91,10 +91,6 @@ def test_validate_uses_enhancement_registry_option(tmp_path, capsys):
     assert run_guarded(app, ["data", "validate", str(table), "--enhancements", str(enh)]) == 0
 
 
-@pytest.mark.xfail(strict=True, raises=Exception, reason=(
-    "cli/_common.run_guarded catches click.ClickException, but typer 0.29 raises its vendored "
-    "typer._click exceptions, so a usage error escapes as a traceback; remove this mark once "
-    "run_guarded handles them"))
 def test_validate_usage_error_is_a_message_not_a_traceback(capsys):
     code = run_guarded(app, ["data", "validate"])
     assert code == 2  # click's usage error status

@@ -174,8 +174,6 @@ def test_registry_columns(tmp_path, name, text, column, hint):
     assert problems and hint in problems[0].message, str(info.value)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: parse_benchmarks accepts chance = 1 and "
-                                       "fractional n_items, which the table itself rejects")
 @pytest.mark.parametrize(("column", "value"), [("chance", "1"), ("n_items", "2.5")])
 def test_registry_rejects_what_the_table_rejects(tmp_path, column, value):
     row = {"benchmark": "A", "n_items": "100", "chance": "0"} | {column: value}

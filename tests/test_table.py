@@ -188,8 +188,6 @@ def test_nan_or_blank_required_value_in_memory(reg, column, missing):
 
 
 @pytest.mark.filterwarnings("ignore::ceg.errors.DataWarning")
-@pytest.mark.xfail(strict=True, reason="BUG: _as_text turns pd.NA into the text '<NA>', so a "
-                                       "missing family in a nullable string column passes")
 def test_pd_na_in_a_nullable_string_column_is_empty(reg):
     df = valid_rows()
     df["family"] = pd.array(["F", pd.NA, "F", "F"], dtype="string")
@@ -441,11 +439,9 @@ def test_an_error_is_a_ceg_error_with_exit_status_2(reg):
     assert isinstance(info.value, DataError) and info.value.exit_code == 2
 
 
-# --- known bugs (see the report of the test author) ---------------------------------------
+# --- regressions (once known bugs) -------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: read_csv skips blank lines, so line numbers after "
-                                       "a blank line are one too small")
 def test_line_numbers_count_blank_lines(tmp_path, reg):
     path = tmp_path / "t.csv"
     path.write_text("family,model,train_flop,benchmark,condition,score\n"
@@ -457,8 +453,6 @@ def test_line_numbers_count_blank_lines(tmp_path, reg):
     assert [p.row for p in info.value.problems if "percentage" in p.message] == [4]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the schema checks run only on rows whose "
-                                       "train_flop and score are both filled")
 def test_range_checks_run_on_rows_with_another_empty_value(tmp_path, reg):
     df = valid_rows()
     df.loc[[0, 2], "train_flop"] = "-1"

@@ -79,7 +79,8 @@ def _check_columns(df: pd.DataFrame, expected: tuple[str, ...], required: tuple[
 
 
 def _numeric(df: pd.DataFrame, col: str, problems: list[Problem], *, lo: float, hi: float,
-             what: str, allow_empty: bool = True) -> pd.Series:
+             what: str, allow_empty: bool = True, hi_open: bool = False,
+             integer: bool = False) -> pd.Series:
     out = pd.to_numeric(df[col].replace("", None), errors="coerce").astype(float)
     for i, (raw, val) in enumerate(zip(df[col], out, strict=True)):
         if raw == "":
@@ -91,6 +92,12 @@ def _numeric(df: pd.DataFrame, col: str, problems: list[Problem], *, lo: float, 
                                     value=raw))
         elif not lo <= val <= hi:
             problems.append(Problem(f"outside [{lo:g}, {hi:g}]: give {what}", row=i + 2,
+                                    column=col, value=raw))
+        elif hi_open and val == hi:
+            problems.append(Problem(f"must be below {hi:g}: give {what}", row=i + 2,
+                                    column=col, value=raw))
+        elif integer and val != round(val):
+            problems.append(Problem(f"not a whole number: give {what}", row=i + 2,
                                     column=col, value=raw))
     return out
 
@@ -121,9 +128,9 @@ def parse_benchmarks(df: pd.DataFrame, source: str = "benchmarks") -> pd.DataFra
     if problems:
         raise DataError(problems, source)
     out = pd.DataFrame({"benchmark": df["benchmark"].str.strip()})
-    out["n_items"] = _numeric(df, "n_items", problems, lo=1, hi=1e9,
+    out["n_items"] = _numeric(df, "n_items", problems, lo=1, hi=1e9, integer=True,
                               what="the number of test items, a positive integer")
-    out["chance"] = _numeric(df, "chance", problems, lo=0, hi=1,
+    out["chance"] = _numeric(df, "chance", problems, lo=0, hi=1, hi_open=True,
                              what="the score of random guessing, a fraction in [0, 1)")
     for col in ("answer_format", "source"):
         out[col] = df[col] if col in df.columns else ""

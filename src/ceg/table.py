@@ -47,11 +47,14 @@ _FIX = {
 
 _SCHEMA = pa.DataFrameSchema(
     {
+        # empty train_flop and score are reported (once, as "empty") before the schema
+        # runs; nullable here so the range checks still run on every row
         "train_flop": pa.Column(float, [
             pa.Check.gt(0, error="flop_positive"),
             pa.Check(lambda s: (s <= 0) | s.between(*TRAIN_FLOP_RANGE), error="flop_range"),
-        ]),
-        "score": pa.Column(float, pa.Check.in_range(0.0, 1.0, error="score_range")),
+        ], nullable=True),
+        "score": pa.Column(float, pa.Check.in_range(0.0, 1.0, error="score_range"),
+                           nullable=True),
         "train_flop_log10_sd": pa.Column(float, pa.Check.in_range(0.0, 3.0, error="sd_range"),
                                          nullable=True, required=False),
         "n_items": pa.Column(float, pa.Check(lambda s: (s >= 1) & (s == np.round(s)),
@@ -90,7 +93,12 @@ def enhancements_of(condition: str) -> list[str]:
 
 
 class _Locator:
-    """Turns a row position into a location for messages."""
+    """Turns a row position into a location for messages.
+
+    For a table read from a file, the index labels are the rows' positions in
+    the file as ``pandas.read_csv`` numbers them with blank lines kept (see
+    :func:`read_table`), so a row's line is its label + 2 (the header is line 1).
+    """
 
     def __init__(self, df: pd.DataFrame, from_file: bool) -> None:
         self.from_file = from_file
@@ -98,8 +106,19 @@ class _Locator:
 
     def __call__(self, pos: int) -> dict:
         if self.from_file:
-            return {"row": pos + 2, "row_word": "line"}
+            return {"row": int(self.labels[pos]) + 2, "row_word": "line"}
         return {"row": self.labels[pos], "row_word": "row"}
+
+
+def _leading_blank_lines(path: Path) -> int:
+    """Count the blank lines before the header of a CSV file."""
+    n = 0
+    with path.open("rb") as fh:
+        for line in fh:
+            if line.removeprefix(b"\xef\xbb\xbf").strip():
+                break
+            n += 1
+    return n
 
 
 def read_table(
@@ -129,21 +148,40 @@ def read_table(
     """
     path = Path(path)
     try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+        skip = _leading_blank_lines(path)
+        # blank lines are kept while reading so that each row's index label stays its
+        # position in the file (line = label + 2); fully blank rows are dropped after
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False,
+                          skiprows=skip)
     except FileNotFoundError:
         raise DataError("file not found: check the path", source=str(path)) from None
+    except IsADirectoryError:
+        raise DataError("is a directory: give a CSV file", source=str(path)) from None
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
         raise DataError(f"cannot parse as CSV ({exc}); save it as UTF-8 CSV",
                         source=str(path)) from None
-    return validate_table(raw, registries, source=str(path), from_file=True)
+    raw.index = raw.index + skip
+    blank = _as_text(raw).eq("").all(axis=1)
+    return validate_table(raw.loc[~blank], registries, source=str(path), from_file=True)
+
+
+def _is_missing(value: object) -> bool:
+    """Whether a cell holds a missing value: None, NaN, ``pd.NA`` or ``NaT``."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    if isinstance(value, (float, np.floating)):
+        return bool(np.isnan(value))
+    if isinstance(value, (np.datetime64, np.timedelta64)):
+        return bool(np.isnat(value))
+    return False
 
 
 def _as_text(df: pd.DataFrame) -> pd.DataFrame:
+    """Return the table as stripped text, with every missing value as ``""``."""
     out = pd.DataFrame(index=df.index)
     for col in df.columns:
-        s = df[col]
-        out[col] = s.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v))
-                         else str(v).strip())
+        values = df[col].astype(object)
+        out[col] = values.map(lambda v: "" if _is_missing(v) else str(v).strip()).astype(object)
     return out
 
 
@@ -198,12 +236,14 @@ def validate_table(
         if col not in ALL_COLUMNS:
             problems.append(Problem(
                 f"unknown column; the columns are {list(ALL_COLUMNS)}."
-                f"{did_you_mean(col, ALL_COLUMNS)} Remove or rename it.", column=str(col)))
-    for col in REQUIRED_COLUMNS:
-        if col not in table.columns:
-            problems.append(Problem("required column is missing: add it", column=col))
-    if problems:
+                f"{did_you_mean(str(col), ALL_COLUMNS)} Remove or rename it.",
+                column=str(col)))
+    missing = [col for col in REQUIRED_COLUMNS if col not in table.columns]
+    for col in missing:
+        problems.append(Problem("required column is missing: add it", column=col))
+    if missing:
         raise DataError(problems, source)
+    # unknown columns do not stop here: they are reported with the rows' problems
     if len(table) == 0:
         raise DataError("the table has no rows", source)
 
@@ -227,7 +267,7 @@ def validate_table(
         out[col] = num.to_numpy()
 
     try:
-        _SCHEMA.validate(out.dropna(subset=["train_flop", "score"]), lazy=True)
+        _SCHEMA.validate(out, lazy=True)
     except pa.errors.SchemaErrors as err:
         for case in err.failure_cases.to_dict("records"):
             pos = case["index"]
@@ -253,8 +293,7 @@ def validate_table(
     _check_benchmark_metadata(out, reg, problems, loc)
     _check_models(out, problems, loc)
     _check_duplicates(out, problems, loc)
-    if not problems:
-        _check_identifiable(out, problems, loc)
+    _check_identifiable(out, problems, loc)
     if problems:
         raise DataError(problems, source)
 
@@ -269,6 +308,8 @@ def _check_benchmark_metadata(out: pd.DataFrame, reg: Registries, problems: list
                       ("chance", "the score of random guessing (0 for free-form answers)")):
         filled = out[col].copy()
         for bench, idx in out.groupby("benchmark").groups.items():
+            if bench == "":  # reported as empty already
+                continue
             vals = out.loc[idx, col].dropna().unique()
             if len(vals) > 1:
                 first = [p for p in idx if not np.isnan(out.at[p, col])][0]
@@ -293,6 +334,8 @@ def _check_benchmark_metadata(out: pd.DataFrame, reg: Registries, problems: list
 
 def _check_models(out: pd.DataFrame, problems: list[Problem], loc: _Locator) -> None:
     for (fam, model), idx in out.groupby(["family", "model"]).groups.items():
+        if "" in (fam, model):  # reported as empty already
+            continue
         for col in ("train_flop", "train_flop_log10_sd"):
             vals = out.loc[idx, col].dropna().unique()
             if len(vals) > 1:
@@ -314,9 +357,12 @@ def _check_duplicates(out: pd.DataFrame, problems: list[Problem], loc: _Locator)
 
 
 def _check_identifiable(out: pd.DataFrame, problems: list[Problem], loc: _Locator) -> None:
+    # rows with an empty family, benchmark or condition are reported as empty already
     has_base = set(out.loc[out["condition"] == BASE, ["family", "benchmark"]]
                    .itertuples(index=False, name=None))
     for pos, r in enumerate(out.itertuples(index=False)):
+        if "" in (r.family, r.benchmark, r.condition):
+            continue
         if r.condition != BASE and (r.family, r.benchmark) not in has_base:
             problems.append(Problem(
                 f"enhanced row with no 'base' row for family '{r.family}' on benchmark "

@@ -9,8 +9,35 @@ from rich.console import Console
 
 from ceg.errors import CegError, CegWarning
 
+
+def _click_exception_classes() -> tuple[type[Exception], ...]:
+    """Return the usage-error base classes in use: click's and typer's bundled copy.
+
+    typer >= 0.29 raises the exceptions of its bundled ``typer._click`` (and no
+    longer depends on click); older typer raises click's own. Either may be absent.
+    """
+    classes: list[type[Exception]] = []
+    try:
+        from typer._click.exceptions import ClickException as bundled
+    except ImportError:
+        pass
+    else:
+        classes.append(bundled)
+    try:
+        from click.exceptions import ClickException
+    except ImportError:
+        pass
+    else:
+        classes.append(ClickException)
+    return tuple(classes)
+
+
+#: Usage errors (missing argument, bad option, ...): shown as a message, never a traceback.
+_CLICK_EXCEPTIONS = _click_exception_classes()
+
 console = Console()
-err_console = Console(stderr=True)
+#: Messages are long (file, line, column, value, fix): never wrap them at 80 columns.
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
@@ -36,6 +63,7 @@ def run_guarded(app: typer.Typer, args: list[str] | None = None) -> int:
     int
         The exit status: 0, the error's ``exit_code``, or click's own status.
     """
+    previous = warnings.showwarning
     warnings.showwarning = _show_warning
     try:
         app(args=args, standalone_mode=False)
@@ -47,11 +75,9 @@ def run_guarded(app: typer.Typer, args: list[str] | None = None) -> int:
     except typer.Abort:
         err_console.print("aborted")
         return 1
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return exc.exit_code
-        raise
+    except _CLICK_EXCEPTIONS as exc:  # usage errors
+        exc.show()  # type: ignore[attr-defined]
+        return exc.exit_code  # type: ignore[attr-defined]
+    finally:
+        warnings.showwarning = previous
     return 0

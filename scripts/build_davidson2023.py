@@ -177,6 +177,11 @@ def build(shared: Path = SHARED) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFra
             "or NOT_ACCURACY")
     drop(src["verified"] != "yes",
          "not verified against a primary text (secondary transcriptions only)")
+    drop(src["benchmark"] == "WiC",
+         "WiC: every zero-shot (base) score is printed as 0.00, far below the 0.5 chance "
+         "level of a two-way task (the OPT paper reads it as inverted labels): a scoring "
+         "artefact, not a capability measurement; without usable base rows the one- and "
+         "few-shot rows carry no CEG information")
     drop(src["source_id"] == "lightman2023_prm",
          "no base row: the comparator is majority voting, itself an enhancement, and the "
          "GPT-4-based generator's compute is unknown")

@@ -1,0 +1,373 @@
+"""``ceg fit``, ``ceg summary`` and ``ceg export``: fit the model, read a saved fit.
+
+The commands are thin: they parse options, call :func:`ceg.fit.fit` or
+:func:`ceg.fit.load_fit`, and print or write the result. PyMC, xarray and the
+fit machinery are imported inside the commands so that ``ceg --help`` stays
+fast.
+
+Export format (``ceg export FIT --draws OUT``): one row per posterior draw and
+quantity, columns :data:`EXPORT_COLUMNS`. Rows whose ``benchmark`` is
+:data:`ALL_BENCHMARKS` (``"all"``) hold an enhancement's CEG at ``x_ref``
+averaged over benchmarks; the other rows hold its CEG on one benchmark at
+``x_ref``.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, get_args
+
+import typer
+
+from ceg.cli._common import console
+from ceg.spec import SamplerName
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from rich.table import Table
+
+    from ceg.fit import Fit
+
+#: Summary levels of ``ceg summary --by``; the same as :data:`ceg.summary.By`
+#: (kept here so that ``ceg --help`` does not import xarray; a test keeps them equal).
+BY_LEVELS = ("enhancement", "benchmark", "category", "observation")
+#: Output formats of ``ceg summary --format``.
+FORMATS = ("table", "csv", "json")
+#: Columns of the tidy draws written by ``ceg export``, in order.
+EXPORT_COLUMNS = ("chain", "draw", "enhancement", "category", "benchmark", "log10_ceg", "ceg")
+#: ``benchmark`` value of the exported rows averaged over benchmarks.
+ALL_BENCHMARKS = "all"
+#: File extensions ``ceg export --draws`` writes, and what each holds.
+EXPORT_EXTENSIONS = {
+    ".csv": "tidy draws as CSV",
+    ".parquet": "tidy draws as Parquet",
+    ".nc": "every CEG quantity as an xarray Dataset (NetCDF)",
+}
+
+# Choices as str enums, built from their one declaration.
+Sampler = enum.Enum("Sampler", [(n, n) for n in get_args(SamplerName)], type=str)
+By = enum.Enum("By", [(n, n) for n in BY_LEVELS], type=str)
+Format = enum.Enum("Format", [(n, n) for n in FORMATS], type=str)
+
+FitArg = Annotated[Path, typer.Argument(help="A fit saved by 'ceg fit' (NetCDF).",
+                                        dir_okay=False)]
+
+
+def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(tmp)`` on a temporary file next to ``path``, then rename it to ``path``.
+
+    ``path`` is either left as it was or replaced by the complete new file
+    (:func:`os.replace` is atomic within one file system).
+    """
+    import os
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def _check_folder(path: Path) -> None:
+    from ceg.errors import CegError
+
+    if not path.parent.is_dir():
+        raise CegError(f"{path}: the folder '{path.parent}' does not exist; create it first")
+
+
+# ------------------------------------------------------------------ printing
+
+
+def _fmt(column: str, value: object) -> str:
+    import math
+
+    if isinstance(value, str):
+        return value
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int) or (hasattr(value, "dtype") and "int" in str(value.dtype)):
+        return str(int(value))  # type: ignore[call-overload]
+    v = float(value)  # type: ignore[arg-type]
+    if column.startswith("p_") or "share" in column:
+        return f"{v:.2f}"
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    if 1e3 <= abs(v) < 1e6:
+        return f"{v:,.0f}"
+    return f"{v:.3g}"
+
+
+_STATS = ["median_ceg", "ceg_low", "p_gt_1", "p_gt_5", "p_gt_20"]
+#: Columns of the readable ``--format table`` per level (csv and json have every column).
+TABLE_COLUMNS = {
+    "enhancement": ["enhancement", "category", *_STATS, "extrapolated_share", "paper_ceg"],
+    "benchmark": ["enhancement", "benchmark", *_STATS, "extrapolated_share", "paper_ceg"],
+    "category": ["category", "quantity", "n_enhancements", *_STATS],
+    "observation": ["observation", "model", "benchmark", "condition", *_STATS,
+                    "extrapolated_share", "paper_ceg"],
+}
+#: Short headers of the readable tables; other columns keep their names.
+_HEADERS = {"median_ceg": "median CEG", "p_gt_1": "P(>1x)", "p_gt_5": "P(>5x)",
+            "p_gt_20": "P(>20x)", "extrapolated_share": "extrap.", "paper_ceg": "paper",
+            "n_enhancements": "n", "paper_method": "paper method", "train_flop": "FLOP"}
+
+
+def frame_table(frame: pd.DataFrame, title: str, columns: list[str] | None = None) -> Table:
+    """Return a readable rich table of a summary frame (a named index becomes a column).
+
+    ``ceg_low`` and ``ceg_high`` are shown as one "90% interval" column and
+    ``median_log10_ceg`` is left out (both stay in the csv and json output).
+
+    Parameters
+    ----------
+    frame
+        A summary DataFrame (see :func:`ceg.summary.summarise`).
+    title
+        Title above the table.
+    columns
+        Columns to show, in order; all by default.
+
+    Returns
+    -------
+    rich.table.Table
+        Probabilities and shares to 2 decimals, other numbers to 3
+        significant digits, ``-`` for missing values.
+    """
+    from rich.table import Table
+
+    df = frame.reset_index() if frame.index.name is not None else frame
+    cols = [c for c in (list(df.columns) if columns is None else columns)
+            if c not in ("ceg_high", "median_log10_ceg")]
+    rows = [[f"{_fmt(c, r['ceg_low'])}-{_fmt(c, r['ceg_high'])}" if c == "ceg_low"
+             else _fmt(c, r[c]) for c in cols] for _, r in df.iterrows()]
+    tab = Table(title=title, title_justify="left")
+    for c in cols:
+        if c == "ceg_low":
+            tab.add_column("90% interval", justify="right")
+        elif df[c].dtype.kind in "iuf":
+            tab.add_column(_HEADERS.get(c, str(c)), justify="right")
+        else:  # on a narrow terminal labels fold onto more lines rather than end in "..."
+            tab.add_column(_HEADERS.get(c, str(c)), overflow="fold")
+    for r in rows:
+        tab.add_row(*r)
+    return tab
+
+
+def _print_results(result: Fit) -> None:
+    """Print the category and enhancement tables and the headline of a fit."""
+    console.print(frame_table(result.summary("category"),
+                              "CEG by category at x_ref (90% intervals)",
+                              TABLE_COLUMNS["category"]))
+    console.print(frame_table(result.summary("enhancement"),
+                              "CEG by enhancement at x_ref, averaged over benchmarks",
+                              TABLE_COLUMNS["enhancement"]))
+    console.print("Headline (Davidson et al.: most enhancements > 5x, some > 20x):",
+                  highlight=False)
+    for threshold, r in result.headline().iterrows():
+        console.print(
+            f"  CEG > {threshold:g}x: share of enhancements {r['mean_share']:.2f} "
+            f"(90% {r['share_low']:.2f}-{r['share_high']:.2f}); "
+            f"P(most) = {r['p_most']:.2f}, P(some) = {r['p_some']:.2f}", highlight=False)
+
+
+# ------------------------------------------------------------------ commands
+
+
+def fit_cmd(
+    data: Annotated[Path | None, typer.Argument(
+        help="Evaluation table (CSV); the bundled Davidson et al. (2023) dataset if omitted.",
+        dir_okay=False)] = None,
+    enhancements: Annotated[Path | None, typer.Option(
+        "--enhancements", help="CSV of extra or overriding enhancements (registry columns).",
+        dir_okay=False)] = None,
+    benchmarks: Annotated[Path | None, typer.Option(
+        "--benchmarks", help="CSV of extra or overriding benchmarks (registry columns).",
+        dir_okay=False)] = None,
+    model: Annotated[str, typer.Option(
+        "--model", help="Model spec: a name in models/ or a path to a .toml file.")
+    ] = "default",
+    out: Annotated[Path, typer.Option(
+        "--out", help="Where to save the fit (NetCDF).", dir_okay=False)] = Path("fit.nc"),
+    draws: Annotated[int | None, typer.Option(
+        "--draws", min=1, help="Draws per chain after tuning (default: the spec's).")] = None,
+    tune: Annotated[int | None, typer.Option(
+        "--tune", min=1, help="Tuning steps per chain (default: the spec's).")] = None,
+    chains: Annotated[int | None, typer.Option(
+        "--chains", min=1, help="Number of chains (default: the spec's).")] = None,
+    seed: Annotated[int | None, typer.Option(
+        "--seed", help="Integer seed of the sampler (default: the spec's).")] = None,
+    sampler: Annotated[Sampler | None, typer.Option(  # type: ignore[valid-type]
+        "--sampler", help="NUTS implementation (default: the spec's).",
+        case_sensitive=False)] = None,
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="Fail (exit status 3) instead of warning if the fit did not "
+                         "converge.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="Hide the progress bar.")] = False,
+) -> None:
+    """Fit the model to an evaluation table, save the fit and print the CEGs."""
+    import warnings
+
+    from ceg.dataset import load_dataset
+    from ceg.errors import DataWarning
+    from ceg.fit import fit
+    from ceg.registry import load_registries
+    from ceg.spec import ModelSpec
+    from ceg.table import read_table
+
+    _check_folder(out)
+    spec = ModelSpec.load(model)
+    reg = load_registries(benchmarks=benchmarks, enhancements=enhancements)
+    if data is None:
+        table, name = load_dataset(reg), "the bundled dataset"
+    else:
+        table, name = read_table(data, reg), str(data)
+    s = spec.sampler
+    chosen = sampler.value if sampler is not None else s.name
+    console.print(
+        f"Fitting {len(table)} rows of {name} with model '{spec.name}' ({chosen}, "
+        f"{chains or s.chains} chains x {draws or s.draws} draws after {tune or s.tune} "
+        "tuning steps)", highlight=False)
+    with warnings.catch_warnings():
+        # The table was validated (and its DataWarnings shown) above; fit validates again.
+        warnings.simplefilter("ignore", DataWarning)
+        result = fit(table, spec, draws=draws, tune=tune, chains=chains, seed=seed,
+                     sampler=chosen, registries=reg, strict=strict, progress=not quiet)
+    result.save(out)
+    console.print(f"Diagnostics: {result.diagnostics()}", highlight=False)
+    _print_results(result)
+    console.print(f"Saved the fit to {out}", highlight=False)
+
+
+def summary_cmd(
+    fit: FitArg,
+    by: Annotated[By, typer.Option(  # type: ignore[valid-type]
+        "--by", help="Rows of the summary.", case_sensitive=False)] = By.enhancement,
+    fmt: Annotated[Format, typer.Option(  # type: ignore[valid-type]
+        "--format", help="table (readable), csv or json (records, index included).",
+        case_sensitive=False)] = Format.table,
+) -> None:
+    """Print the CEG summary of a saved fit: median, 90% interval, P(CEG > 1, 5, 20)."""
+    from ceg.fit import load_fit
+
+    frame = load_fit(fit).summary(by.value)
+    # A named index (enhancement, category, observation) is data; a RangeIndex is not.
+    keep_index = frame.index.name is not None
+    if fmt.value == "csv":
+        typer.echo(frame.to_csv(index=keep_index, lineterminator="\n"), nl=False)
+    elif fmt.value == "json":
+        records = frame.reset_index() if keep_index else frame
+        typer.echo(records.to_json(orient="records", double_precision=15))
+    else:
+        console.print(frame_table(frame, f"CEG by {by.value} ({fit}; --format csv or json "
+                                         "for every column)", TABLE_COLUMNS[by.value]))
+
+
+def tidy_draws(result: Fit) -> pd.DataFrame:
+    """Return the tidy draws of every enhancement's CEG, overall and per benchmark.
+
+    Parameters
+    ----------
+    result
+        A fit.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`EXPORT_COLUMNS`, one row per (chain, draw) and
+        quantity: first each enhancement at ``x_ref`` averaged over benchmarks
+        (``benchmark`` = ``"all"``), then each enhancement x benchmark at
+        ``x_ref``; within each, rows run over labels, then chains, then draws.
+
+    Raises
+    ------
+    CegError
+        If a benchmark is itself named ``"all"``.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from ceg.errors import CegError
+
+    q = result.quantities
+    cat = result.registries.enhancements["category"]
+    enh = q["log10_ceg_enhancement"].transpose("enhancement", "chain", "draw")
+    eb = q["log10_ceg_enhancement_benchmark"].transpose("enhancement_benchmark", "chain",
+                                                        "draw")
+    if ALL_BENCHMARKS in set(eb["pair_benchmark"].to_numpy()):
+        raise CegError(f"a benchmark is named '{ALL_BENCHMARKS}', which the export uses for "
+                       "benchmark-averaged rows: rename the benchmark and refit")
+    n_chain, n_draw = enh.sizes["chain"], enh.sizes["draw"]
+    per = n_chain * n_draw
+    chain = np.repeat(enh["chain"].to_numpy(), n_draw)
+    draw = np.tile(enh["draw"].to_numpy(), n_chain)
+
+    def block(values: np.ndarray, enhancements: np.ndarray, bench: np.ndarray) -> pd.DataFrame:
+        n = len(enhancements)
+        log10 = values.reshape(n * per)
+        return pd.DataFrame({
+            "chain": np.tile(chain, n).astype(np.int64),
+            "draw": np.tile(draw, n).astype(np.int64),
+            "enhancement": np.repeat(enhancements, per).astype(object),
+            "category": np.repeat(cat.reindex(enhancements).to_numpy(), per).astype(object),
+            "benchmark": np.repeat(bench, per).astype(object),
+            "log10_ceg": log10,
+            "ceg": np.power(10.0, log10),
+        })
+
+    labels = enh["enhancement"].to_numpy()
+    out = pd.concat([
+        block(enh.to_numpy(), labels, np.full(len(labels), ALL_BENCHMARKS, dtype=object)),
+        block(eb.to_numpy(), eb["pair_enhancement"].to_numpy(), eb["pair_benchmark"].to_numpy()),
+    ], ignore_index=True)
+    return out[list(EXPORT_COLUMNS)]
+
+
+def export_cmd(
+    fit: FitArg,
+    draws: Annotated[Path, typer.Option(
+        "--draws", help="Output file: .csv or .parquet (tidy draws), or .nc (every CEG "
+                        "quantity as an xarray Dataset).", dir_okay=False)],
+) -> None:
+    """Write posterior draws of the CEGs for a risk model's Monte Carlo."""
+    from ceg.errors import CegError
+    from ceg.fit import load_fit
+
+    suffix = draws.suffix.lower()
+    if suffix not in EXPORT_EXTENSIONS:
+        known = "; ".join(f"{k} ({v})" for k, v in EXPORT_EXTENSIONS.items())
+        raise CegError(f"{draws}: cannot write a '{draws.suffix or '(no extension)'}' file; "
+                       f"use one of: {known}")
+    _check_folder(draws)
+    result = load_fit(fit)
+    if suffix == ".nc":
+        _write_atomic(draws, lambda p: result.quantities.to_netcdf(p, engine="h5netcdf"))
+        console.print(f"Wrote {len(result.quantities.data_vars)} CEG quantities to {draws}",
+                      highlight=False)
+        return
+    frame = tidy_draws(result)
+    if suffix == ".csv":
+        _write_atomic(draws, lambda p: frame.to_csv(p, index=False, lineterminator="\n"))
+    else:
+        _write_atomic(draws, lambda p: frame.to_parquet(p, index=False))
+    console.print(f"Wrote {len(frame)} draws ({frame['enhancement'].nunique()} enhancements) "
+                  f"to {draws}", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``fit``, ``summary`` and ``export`` to the top-level ``ceg`` app.
+
+    Parameters
+    ----------
+    app
+        The root application.
+    """
+    app.command("fit")(fit_cmd)
+    app.command("summary")(summary_cmd)
+    app.command("export")(export_cmd)

@@ -1,0 +1,142 @@
+"""ModelSpec: loading, validation messages that name the key, round trip, digest."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+
+from ceg.errors import SpecError
+from ceg.spec import PRIOR_NAMES, ModelSpec, Prior
+
+MODELS = Path(__file__).resolve().parents[1] / "models"
+
+
+@pytest.fixture(scope="module")
+def default() -> ModelSpec:
+    return ModelSpec.load("default")
+
+
+@pytest.fixture
+def raw(default) -> dict:
+    """The default spec as plain data, free to mutate."""
+    return copy.deepcopy(default.to_dict())
+
+
+def test_default_loads_by_name_and_by_path(default):
+    assert default.name == "default"
+    assert set(default.priors) == set(PRIOR_NAMES)
+    assert default.structure.likelihood == "beta_binomial"
+    assert default.x_ref == pytest.approx(23.0)
+    by_path = ModelSpec.load(MODELS / "default.toml")
+    assert by_path.to_dict() == default.to_dict()
+    assert by_path.digest() == default.digest()
+
+
+def test_every_scale_prior_is_half_normal(default):
+    for name, positive in PRIOR_NAMES.items():
+        assert (default.priors[name].dist == "HalfNormal") == positive, name
+
+
+@pytest.mark.parametrize(("section", "key", "typo", "suggestion"), [
+    ("", "structur", None, "structure"),
+    ("structure", "likelihod", "beta_binomial", "likelihood"),
+    ("sampler", "chians", 4, "chains"),
+    ("convergence", "max_rhatt", 1.01, "max_rhat"),
+    ("priors", "family_sdd", {"dist": "HalfNormal", "sigma": 1.0}, "family_sd"),
+])
+def test_unknown_key_is_named_with_did_you_mean(raw, section, key, typo, suggestion):
+    if section:
+        raw[section][key] = typo
+    else:
+        raw[key] = raw.pop("structure")
+    with pytest.raises(SpecError) as err:
+        ModelSpec.from_dict(raw, source="spec.toml")
+    msg = str(err.value)
+    assert "spec.toml" in msg
+    assert f"unknown key '{section + '.' if section else ''}{key}'" in msg
+    assert f"Did you mean '{suggestion}'?" in msg
+
+
+def test_unknown_key_inside_a_prior(raw):
+    raw["priors"]["shift_mean"]["sigmma"] = 1.0
+    with pytest.raises(SpecError, match=r"unknown key 'priors\.shift_mean\.sigmma'\. Did you "
+                                        r"mean 'sigma'\? Allowed keys"):
+        ModelSpec.from_dict(raw)
+
+
+@pytest.mark.parametrize(("edit", "expected"), [
+    (lambda d: d["structure"].update(likelihood="poisson"), "structure.likelihood"),
+    (lambda d: d["structure"].update(floor="chanse"), "Did you mean 'chance'"),
+    (lambda d: d["structure"].update(concentration="local"), "structure.concentration"),
+    (lambda d: d["sampler"].update(name="stan"), "sampler.name"),
+    (lambda d: d["structure"].update(family_effects="yes"), "structure.family_effects"),
+    (lambda d: d["structure"].update(x_ref_flop=-1.0), "structure.x_ref_flop"),
+    (lambda d: d["structure"].update(probability_clip=0.5), "structure.probability_clip"),
+    (lambda d: d["sampler"].update(draws=0), "sampler.draws"),
+    (lambda d: d["sampler"].update(chains=2.5), "sampler.chains"),
+    (lambda d: d["sampler"].update(target_accept=1.2), "sampler.target_accept"),
+    (lambda d: d["convergence"].update(max_rhat="low"), "convergence.max_rhat"),
+    (lambda d: d["priors"]["family_sd"].update(sigma=-1.0), "priors.family_sd.sigma"),
+    (lambda d: d["priors"]["shift_mean"].update(sigma=0), "priors.shift_mean.sigma"),
+    (lambda d: d["priors"]["shift_mean"].update(mu="half"), "priors.shift_mean.mu"),
+    (lambda d: d["priors"].update(family_sd={"dist": "Normal", "mu": 0.0, "sigma": 1.0}),
+     "priors.family_sd is a scale and must be HalfNormal"),
+    (lambda d: d["priors"].update(category_sd={"dist": "HalfNormal", "mu": 1.0,
+                                               "sigma": 1.0}), "priors.category_sd"),
+    (lambda d: d["priors"].update(shift_mean={"dist": "Cauchy", "sigma": 1.0}),
+     "priors.shift_mean.dist"),
+    (lambda d: d["priors"].update(shift_mean=0.5), "priors.shift_mean must be a table"),
+    (lambda d: d["priors"].pop("slope_sd"), "priors missing: ['slope_sd']"),
+    (lambda d: d.pop("priors"), "missing key 'priors'"),
+    (lambda d: d.pop("name"), "missing key 'name'"),
+])
+def test_bad_value_is_a_spec_error_naming_the_key(raw, edit, expected):
+    edit(raw)
+    with pytest.raises(SpecError) as err:
+        ModelSpec.from_dict(raw, source="bad.toml")
+    assert expected in str(err.value)
+    assert "bad.toml" in str(err.value)
+
+
+def test_to_dict_from_dict_round_trip(default):
+    again = ModelSpec.from_dict(default.to_dict(), source=default.source)
+    assert again == default
+    assert again.to_json() == default.to_json()
+
+
+def test_digest_ignores_the_source_but_not_a_prior(default, raw):
+    assert ModelSpec.from_dict(raw, source="elsewhere.toml").digest() == default.digest()
+    raw["priors"]["shift_mean"]["mu"] = 0.6
+    changed = ModelSpec.from_dict(raw)
+    assert changed.priors["shift_mean"] == Prior(dist="Normal", mu=0.6, sigma=1.0)
+    assert changed.digest() != default.digest()
+
+
+def test_integers_are_accepted_for_floats(raw):
+    raw["priors"]["family_sd"]["sigma"] = 2
+    raw["structure"]["x_ref_flop"] = 10 ** 23
+    spec = ModelSpec.from_dict(raw)
+    assert spec.priors["family_sd"].sigma == 2.0
+    assert isinstance(spec.structure.x_ref_flop, float)
+
+
+def test_load_unknown_name_lists_available_with_did_you_mean():
+    with pytest.raises(SpecError, match=r"no model spec named 'defualt'.*'default'.*Did you "
+                                        r"mean 'default'\?"):
+        ModelSpec.load("defualt")
+
+
+def test_load_missing_path_and_bad_toml(tmp_path):
+    with pytest.raises(SpecError, match="file not found"):
+        ModelSpec.load(tmp_path / "nope.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("name = [unclosed\n")
+    with pytest.raises(SpecError, match="not valid TOML"):
+        ModelSpec.load(bad)
+
+
+def test_spec_is_frozen(default):
+    with pytest.raises(AttributeError):
+        default.name = "other"  # type: ignore[misc]

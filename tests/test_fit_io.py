@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from ceg.errors import DataError, FitFileError
+from ceg.errors import FitFileError
 from ceg.fit import FIT_FORMAT, Fit, fit, load_fit, table_digest
 from fakes import fake_fit, small_table
 
@@ -98,19 +98,12 @@ def test_tampered_table_is_refused(saved):
         load_fit(saved)
 
 
-@pytest.mark.xfail(raises=DataError, strict=False,
-                   reason="load_fit lets the DataError of an invalid stored table through "
-                          "instead of a FitFileError; remove this mark once fit.py wraps it")
 def test_invalid_stored_table_is_a_fit_file_error(saved):
     rewrite_attr(saved, "ceg_table_csv", lambda csv: csv.replace(",0.05,", ",45,", 1))
     with pytest.raises(FitFileError):
         load_fit(saved)
 
 
-@pytest.mark.xfail(raises=KeyError, strict=False,
-                   reason="load_fit indexes the attrs directly, so a file missing one raises "
-                          "KeyError instead of a FitFileError; remove this mark once fit.py "
-                          "wraps it")
 def test_missing_attr_is_a_fit_file_error(saved):
     idata = az.from_netcdf(saved)
     idata.load()

@@ -31,6 +31,7 @@ from ceg.diagnostics import Diagnostics, diagnose
 from ceg.errors import (
     ConvergenceError,
     ConvergenceWarning,
+    DataError,
     DataWarning,
     FitFileError,
     SpecError,
@@ -216,29 +217,33 @@ def load_fit(path: Path | str) -> Fit:
     if fmt != FIT_FORMAT:
         raise FitFileError(f"{path}: not a ceg fit of format {FIT_FORMAT!r} (found {fmt!r}); "
                            "refit it with this version of ceg")
-    table_csv = attrs[_ATTR + "table_csv"]
-    registries = Registries(
-        benchmarks=parse_benchmarks(pd.read_csv(io.StringIO(attrs[_ATTR + "benchmarks_csv"]),
-                                                dtype=str, keep_default_na=False), str(path)),
-        enhancements=parse_enhancements(pd.read_csv(
-            io.StringIO(attrs[_ATTR + "enhancements_csv"]), dtype=str, keep_default_na=False),
-            str(path)))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DataWarning)  # shown when the fit was made
-        table = validate_table(pd.read_csv(io.StringIO(table_csv), dtype=str,
-                                           keep_default_na=False), registries,
-                               source=f"{path} (stored table)")
-    if table_digest(table) != attrs[_ATTR + "table_sha256"]:
-        raise FitFileError(f"{path}: the stored table does not match its SHA-256; the file "
-                           "was altered or damaged: refit from the original data")
     try:
+        table_csv = attrs[_ATTR + "table_csv"]
+        registries = Registries(
+            benchmarks=parse_benchmarks(pd.read_csv(io.StringIO(attrs[_ATTR + "benchmarks_csv"]),
+                                                    dtype=str, keep_default_na=False), str(path)),
+            enhancements=parse_enhancements(pd.read_csv(
+                io.StringIO(attrs[_ATTR + "enhancements_csv"]), dtype=str, keep_default_na=False),
+                str(path)))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DataWarning)  # shown when the fit was made
+            table = validate_table(pd.read_csv(io.StringIO(table_csv), dtype=str,
+                                               keep_default_na=False), registries,
+                                   source=f"{path} (stored table)")
+        if table_digest(table) != attrs[_ATTR + "table_sha256"]:
+            raise FitFileError(f"{path}: the stored table does not match its SHA-256; the file "
+                               "was altered or damaged: refit from the original data")
         spec = ModelSpec.from_dict(json.loads(attrs[_ATTR + "spec"]),
                                    source=f"{path} (stored spec)")
-    except SpecError as exc:
-        raise FitFileError(str(exc)) from None
-    return Fit(idata=idata, spec=spec, table=table, registries=registries,
-               sampler=str(attrs[_ATTR + "sampler"]), seed=int(attrs[_ATTR + "seed"]),
-               versions=json.loads(attrs[_ATTR + "versions"]))
+        return Fit(idata=idata, spec=spec, table=table, registries=registries,
+                   sampler=str(attrs[_ATTR + "sampler"]), seed=int(attrs[_ATTR + "seed"]),
+                   versions=json.loads(attrs[_ATTR + "versions"]))
+    except KeyError as exc:
+        raise FitFileError(f"{path}: the saved fit lacks {exc.args[0]!r}; the file was "
+                           "altered or damaged: refit from the original data") from None
+    except (DataError, SpecError) as exc:
+        raise FitFileError(f"{path}: the stored data or spec are invalid, so the file was "
+                           f"altered or damaged; refit from the original data.\n{exc}") from None
 
 
 def _resolve_spec(spec: ModelSpec | str | Path) -> ModelSpec:

@@ -23,6 +23,9 @@ Floor = Literal["chance", "zero"]
 Likelihood = Literal["beta_binomial", "binomial"]
 Concentration = Literal["per_benchmark", "global"]
 SamplerName = Literal["nutpie", "pymc"]
+#: Hierarchical effects whose parameterisation a spec may switch to centred.
+EffectName = Literal["logit_at_ref", "log_slope", "log_concentration", "family_effect",
+                     "protocol_offset", "category_mean", "shift_deviation", "shift_scale_slope"]
 
 #: Every prior the default builder reads, and whether it must be positive.
 PRIOR_NAMES: dict[str, bool] = {
@@ -66,6 +69,7 @@ class Structure:
     latent_compute: bool = True
     family_effects: bool = True
     probability_clip: float = 1e-6
+    centred_effects: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -239,6 +243,12 @@ def _section(cls: type, data: dict, source: str, section: str) -> Any:
         if options and value not in options:
             raise SpecError(f"{source}: {section}.{key} = {value!r} is not one of "
                             f"{list(options)}.{did_you_mean(str(value), map(str, options))}")
+        if key == "centred_effects":
+            allowed = get_args(EffectName)
+            if not isinstance(value, list | tuple) or any(v not in allowed for v in value):
+                raise SpecError(f"{source}: {section}.{key} must be a list drawn from "
+                                f"{list(allowed)}, not {value!r}")
+            value = tuple(value)
         if isinstance(default, bool) and not isinstance(value, bool):
             raise SpecError(f"{source}: {section}.{key} must be true or false, not {value!r}")
         if isinstance(default, int | float) and not isinstance(default, bool):

@@ -158,8 +158,9 @@ def extrapolated_share_enhancement(log10_ceg: xr.DataArray, design: Design,
                                    x_ref: float) -> xr.DataArray:
     """Return the extrapolated share of each enhancement's CEG.
 
-    The share of draws in which ``x_ref + log10 CEG`` lies outside the union
-    of the base compute ranges of the enhancement's benchmarks.
+    1 if ``x_ref`` itself lies outside the union of the base compute ranges
+    of the enhancement's benchmarks; otherwise the share of draws in which
+    ``x_ref + log10 CEG`` lies outside it.
     """
     rng = _benchmark_range(design)
     pairs = design.enhancement_benchmark_pairs
@@ -169,8 +170,10 @@ def extrapolated_share_enhancement(log10_ceg: xr.DataArray, design: Design,
         b = bench[pairs[pairs[:, 0] == i, 1]]
         low.append(rng.loc[b, "low"].min())
         high.append(rng.loc[b, "high"].max())
-    return _outside(x_ref + log10_ceg, np.array(low), np.array(high),
-                    "enhancement").rename("extrapolated_share")
+    low, high = np.array(low), np.array(high)
+    ref_out = xr.DataArray((x_ref < low) | (x_ref > high), dims="enhancement")
+    share = _outside(x_ref + log10_ceg, low, high, "enhancement")
+    return xr.where(ref_out, 1.0, share).rename("extrapolated_share")
 
 
 def headline_shares(log10_ceg: xr.DataArray,

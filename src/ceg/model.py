@@ -13,7 +13,9 @@ This is the one place that knows the model's structure. Observation :math:`i`
 with :math:`s_{e,b}(x) = a_e + u_{e,b} + \gamma_e (x - x_{ref})`,
 :math:`a_e \sim N(\mu_{k(e)}, \sigma_a)`, :math:`\mu_k \sim N(\mu_0, \tau)`,
 :math:`u_{e,b} \sim N(0, \sigma_u)`, :math:`\gamma_e \sim N(\gamma_0, \sigma_\gamma)`,
-every hierarchical effect non-centred. Compute is handled in decades from
+hierarchical effects non-centred except those the spec lists in
+``structure.centred_effects`` (by default the data-rich benchmark curves,
+concentrations and family effects). Compute is handled in decades from
 :math:`x_{ref}` inside the graph; the named deterministics report absolute
 log10 FLOP. See ``docs/model.md``.
 """

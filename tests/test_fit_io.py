@@ -174,3 +174,28 @@ def test_tiny_nutpie_fit_is_reproducible_and_complete(tmp_path):
     back = load_fit(first.save(tmp_path / "fit.nc"))
     np.testing.assert_array_equal(back.posterior["shift_intercept"],
                                   first.posterior["shift_intercept"])
+
+
+def test_stored_registry_covers_benchmarks_known_only_from_the_table():
+    # ObsScaling-style rows carry their own n_items and chance for benchmarks the
+    # bundled registry does not list; the registry stored with a fit must still
+    # cover every benchmark of the stored table (a fit once crashed here after
+    # 30 minutes of sampling).
+    import pandas as pd
+
+    import ceg
+    from ceg.fit import registries_used
+
+    rows = []
+    for flop, score in ((1e21, 0.2), (1e22, 0.4)):
+        for cond, bump in (("base", 0.0), ("chain_of_thought", 0.1)):
+            rows.append({"family": "F", "model": f"m{flop:.0e}", "train_flop": flop,
+                         "benchmark": "BBH made_up_task", "condition": cond,
+                         "score": score + bump, "n_items": 250, "chance": 0.25})
+    reg = ceg.load_registries()
+    table = ceg.validate_table(pd.DataFrame(rows), reg)
+    used = registries_used(reg, table)
+    assert list(used.benchmarks.index) == ["BBH made_up_task"]
+    assert used.benchmarks.loc["BBH made_up_task", "n_items"] == 250
+    assert used.benchmarks.loc["BBH made_up_task", "chance"] == 0.25
+    assert list(used.enhancements.index) == ["chain_of_thought"]

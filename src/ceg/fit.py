@@ -246,6 +246,38 @@ def load_fit(path: Path | str) -> Fit:
                            f"altered or damaged; refit from the original data.\n{exc}") from None
 
 
+def registries_used(registries: Registries, table: pd.DataFrame) -> Registries:
+    """Return the registry rows a validated table uses, to store with its fit.
+
+    A benchmark whose items and chance level the table gives in its own rows
+    (and which the registry does not list) gets a row built from the table,
+    so that the stored registry always covers the stored table.
+
+    Parameters
+    ----------
+    registries
+        The registries the table was validated against.
+    table
+        The validated table.
+
+    Returns
+    -------
+    Registries
+        Benchmarks and enhancements used by the table, sorted by name.
+    """
+    from ceg.table import enhancements_of
+
+    benchmarks = sorted(table["benchmark"].unique())
+    known = [b for b in benchmarks if b in registries.benchmarks.index]
+    from_table = (table[~table["benchmark"].isin(known)]
+                  .groupby("benchmark")[["n_items", "chance"]].first())
+    from_table["answer_format"] = ""
+    from_table["source"] = "given in the evaluation table's rows"
+    bench = pd.concat([registries.benchmarks.loc[known], from_table]).sort_index()
+    slugs = sorted({e for c in table["condition"].unique() for e in enhancements_of(c)})
+    return Registries(benchmarks=bench, enhancements=registries.enhancements.loc[slugs])
+
+
 def _resolve_spec(spec: ModelSpec | str | Path) -> ModelSpec:
     return spec if isinstance(spec, ModelSpec) else ModelSpec.load(spec)
 
@@ -364,10 +396,8 @@ def fit(
             "train_flop": ("observation", table["train_flop"].to_numpy(dtype=float)),
         }, coords=obs),
     )
-    used_enh = sorted(set(design.coords["enhancement"]))
-    used = Registries(benchmarks=reg.benchmarks.loc[design.coords["benchmark"]],
-                      enhancements=reg.enhancements.loc[used_enh])
-    result = Fit(idata=idata, spec=spec, table=table, registries=used, sampler=sampler,
+    result = Fit(idata=idata, spec=spec, table=table,
+                 registries=registries_used(reg, table), sampler=sampler,
                  seed=seed)
     diag = result.diagnostics()
     if not diag.converged:
@@ -380,4 +410,5 @@ def fit(
     return result
 
 
-__all__ = ["FIT_FORMAT", "Fit", "fit", "load_fit", "sample_model", "table_digest"]
+__all__ = ["FIT_FORMAT", "Fit", "fit", "load_fit", "registries_used", "sample_model",
+           "table_digest"]

@@ -112,6 +112,14 @@ def _outside(x: xr.DataArray, low: np.ndarray, high: np.ndarray, dim: str) -> xr
     return ((x < lo) | (x > hi)).mean(("chain", "draw"))
 
 
+def _share_at_ref(log10_ceg: xr.DataArray, low: np.ndarray, high: np.ndarray, x_ref: float,
+                  dim: str) -> xr.DataArray:
+    """Return 1 where ``x_ref`` is outside [low, high], else the share of draws outside."""
+    ref_out = xr.DataArray((x_ref < low) | (x_ref > high), dims=dim)
+    share = _outside(x_ref + log10_ceg.reset_coords(drop=True), low, high, dim)
+    return xr.where(ref_out, 1.0, share).rename("extrapolated_share")
+
+
 def extrapolated_share_observation(log10_ceg: xr.DataArray, posterior: xr.Dataset,
                                    design: Design) -> xr.DataArray:
     """Return the share of draws in which an observation's CEG is read off an extrapolated curve.
@@ -147,11 +155,7 @@ def extrapolated_share_enhancement_benchmark(log10_ceg: xr.DataArray, design: De
     rng = _benchmark_range(design)
     bench = log10_ceg["pair_benchmark"].to_numpy()
     low, high = rng.loc[bench, "low"].to_numpy(), rng.loc[bench, "high"].to_numpy()
-    ref_out = (x_ref < low) | (x_ref > high)
-    share = _outside(x_ref + log10_ceg.reset_coords(drop=True), low, high,
-                     "enhancement_benchmark")
-    return xr.where(xr.DataArray(ref_out, dims="enhancement_benchmark"), 1.0,
-                    share).rename("extrapolated_share")
+    return _share_at_ref(log10_ceg, low, high, x_ref, "enhancement_benchmark")
 
 
 def extrapolated_share_enhancement(log10_ceg: xr.DataArray, design: Design,
@@ -170,10 +174,7 @@ def extrapolated_share_enhancement(log10_ceg: xr.DataArray, design: Design,
         b = bench[pairs[pairs[:, 0] == i, 1]]
         low.append(rng.loc[b, "low"].min())
         high.append(rng.loc[b, "high"].max())
-    low, high = np.array(low), np.array(high)
-    ref_out = xr.DataArray((x_ref < low) | (x_ref > high), dims="enhancement")
-    share = _outside(x_ref + log10_ceg, low, high, "enhancement")
-    return xr.where(ref_out, 1.0, share).rename("extrapolated_share")
+    return _share_at_ref(log10_ceg, np.array(low), np.array(high), x_ref, "enhancement")
 
 
 def headline_shares(log10_ceg: xr.DataArray,

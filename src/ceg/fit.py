@@ -38,7 +38,7 @@ from ceg.errors import (
 )
 from ceg.registry import Registries, load_registries, parse_benchmarks, parse_enhancements
 from ceg.spec import ModelSpec, SamplerName
-from ceg.table import validate_table
+from ceg.table import enhancements_of, validate_table
 
 #: Version of the saved-fit layout; a loader refuses other versions.
 FIT_FORMAT = "ceg-fit-1"
@@ -265,8 +265,6 @@ def registries_used(registries: Registries, table: pd.DataFrame) -> Registries:
     Registries
         Benchmarks and enhancements used by the table, sorted by name.
     """
-    from ceg.table import enhancements_of
-
     benchmarks = sorted(table["benchmark"].unique())
     known = [b for b in benchmarks if b in registries.benchmarks.index]
     from_table = (table[~table["benchmark"].isin(known)]

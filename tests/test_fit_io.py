@@ -6,11 +6,14 @@ import os
 
 import arviz as az
 import numpy as np
+import pymc as pm
 import pytest
 import xarray as xr
 
+from ceg import sampling
 from ceg.errors import FitFileError
 from ceg.fit import FIT_FORMAT, Fit, fit, load_fit, table_digest
+from ceg.sampling import clear_cache
 from fakes import fake_fit, small_table
 
 
@@ -156,11 +159,28 @@ def test_save_creates_the_folder(fake, tmp_path):
 def test_tiny_nutpie_fit_is_reproducible_and_complete(tmp_path):
     table = small_table()
     kwargs = {"draws": 100, "tune": 100, "chains": 2, "seed": 7, "sampler": "nutpie"}
-    first = fit(table, "default", **kwargs)
-    second = fit(table, "default", **kwargs)
+    clear_cache()
+    first = fit(table, "default", **kwargs)  # cold: compiles
+    second = fit(table, "default", **kwargs)  # warm: the cached compiled model
     for name, da in first.posterior.data_vars.items():
         np.testing.assert_array_equal(da.to_numpy(), second.posterior[name].to_numpy(),
                                       err_msg=name)
+    # Other scores on the same design reuse the compiled model; the posterior and
+    # the stored log-likelihood must then follow the new counts, not the cached ones.
+    other = table.assign(score=(table["score"] * 0.8).round(3))
+    third = fit(other, "default", **kwargs)
+    assert len(sampling._CACHE) == 1
+    np.testing.assert_array_equal(third.idata.observed_data["n_correct"],
+                                  third.design.n_correct)
+    assert not np.array_equal(third.design.n_correct, first.design.n_correct)
+    assert not np.allclose(third.posterior["logit_at_ref"], first.posterior["logit_at_ref"])
+    model = sampling.compiled_model(third.spec, third.design, "nutpie").model
+    with model:
+        pm.set_data({"n_correct_data": third.design.n_correct})
+    expected = pm.compute_log_likelihood(third.idata, model=model, progressbar=False,
+                                         extend_inferencedata=False)
+    np.testing.assert_allclose(third.idata.log_likelihood["n_correct"],
+                               expected["n_correct"])
     groups = set(first.idata.groups())
     assert {"posterior", "log_likelihood", "log_prior", "observed_data",
             "constant_data", "sample_stats"} <= groups

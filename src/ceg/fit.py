@@ -1,7 +1,8 @@
-"""Fitting: the one place that samples, and the :class:`Fit` it returns.
+"""Fitting a table, and the :class:`Fit` it returns.
 
-``fit`` validates the table, builds the design and the model from the spec,
-samples (nutpie or PyMC's NUTS), stores ``log_likelihood`` and ``log_prior``,
+``fit`` validates the table, builds the design, gets the compiled model for
+the spec and design from :mod:`ceg.sampling` (compiled once per process),
+samples it (nutpie or PyMC's NUTS), stores ``log_likelihood`` and ``log_prior``,
 and judges convergence on the CEG quantities. A :class:`Fit` saves to NetCDF
 with everything needed to summarise, plot and refit without the original
 files: the spec, the table (with its SHA-256), the registries, the package
@@ -37,6 +38,7 @@ from ceg.errors import (
     SpecError,
 )
 from ceg.registry import Registries, load_registries, parse_benchmarks, parse_enhancements
+from ceg.sampling import compiled_model
 from ceg.spec import ModelSpec, SamplerName
 from ceg.table import enhancements_of, validate_table
 
@@ -280,45 +282,6 @@ def _resolve_spec(spec: ModelSpec | str | Path) -> ModelSpec:
     return spec if isinstance(spec, ModelSpec) else ModelSpec.load(spec)
 
 
-def sample_model(model, spec: ModelSpec, *, draws: int, tune: int, chains: int, seed: int,
-                 sampler: SamplerName, progress: bool) -> az.InferenceData:
-    """Sample a built model with the chosen sampler and return its posterior and stats.
-
-    Parameters
-    ----------
-    model
-        A ``pymc.Model`` from :func:`ceg.model.build_model`.
-    spec
-        Supplies ``target_accept``.
-    draws, tune, chains, seed
-        Sampler settings.
-    sampler
-        ``"nutpie"`` or ``"pymc"``.
-    progress
-        Show a progress bar.
-
-    Returns
-    -------
-    arviz.InferenceData
-        With ``posterior`` and ``sample_stats``.
-    """
-    ta = spec.sampler.target_accept
-    if sampler == "nutpie":
-        import nutpie
-
-        compiled = nutpie.compile_pymc_model(model)
-        idata = nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, seed=seed,
-                              target_accept=ta, progress_bar=progress)
-        return az.InferenceData(posterior=idata.posterior, sample_stats=idata.sample_stats)
-    import pymc as pm
-
-    with model:
-        idata = pm.sample(draws=draws, tune=tune, chains=chains, random_seed=seed,
-                          target_accept=ta, cores=min(chains, os.cpu_count() or 1),
-                          progressbar=progress, compute_convergence_checks=False)
-    return az.InferenceData(posterior=idata.posterior, sample_stats=idata.sample_stats)
-
-
 def fit(
     table: pd.DataFrame,
     spec: ModelSpec | str | Path = "default",
@@ -369,8 +332,6 @@ def fit(
     """
     import pymc as pm
 
-    from ceg.model import build_model
-
     spec = _resolve_spec(spec)
     reg = registries if registries is not None else load_registries()
     table = validate_table(table, reg)
@@ -379,9 +340,12 @@ def fit(
     seed = int(s.seed if seed is None else seed)
     sampler = sampler or s.name
     design = make_design(table, reg)
-    model = build_model(spec, design)
-    idata = sample_model(model, spec, draws=draws, tune=tune, chains=chains, seed=seed,
-                         sampler=sampler, progress=progress)
+    compiled = compiled_model(spec, design, sampler)
+    idata = compiled.sample(design.n_correct, draws=draws, tune=tune, chains=chains,
+                            seed=seed, progress=progress)
+    model = compiled.model
+    with model:  # a cached model may hold another table's counts on the same design
+        pm.set_data({"n_correct_data": design.n_correct})
     pm.compute_log_likelihood(idata, model=model, extend_inferencedata=True,
                               progressbar=False)
     pm.compute_log_prior(idata, model=model, extend_inferencedata=True, progressbar=False)
@@ -408,5 +372,4 @@ def fit(
     return result
 
 
-__all__ = ["FIT_FORMAT", "Fit", "fit", "load_fit", "registries_used", "sample_model",
-           "table_digest"]
+__all__ = ["FIT_FORMAT", "Fit", "fit", "load_fit", "registries_used", "table_digest"]

@@ -1,0 +1,209 @@
+"""Compile a model once, sample it many times: the one place that runs a sampler.
+
+Compilation (building the log-density and its gradient into machine code)
+takes 15–30 s and dominates small fits. A :class:`CompiledModel` is built
+once per (spec, design structure, sampler) and then sampled for any vector
+of correct counts on that design: a warm refit of the same data, or the
+hundreds of simulated data sets of a calibration study. :func:`compiled_model`
+keeps the most recent few in a per-process cache, so a second
+:func:`ceg.fit.fit` of the same design in the same process skips compilation.
+
+With nutpie the counts are swapped into the compiled model
+(``CompiledPyMCModel.with_data``); with PyMC's own NUTS they are set with
+``pm.set_data`` and PyMC compiles again (its on-disk C cache makes that
+quicker, not free).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import arviz as az
+import numpy as np
+
+from ceg.design import Design
+from ceg.spec import ModelSpec, SamplerName
+
+#: How many compiled models one process keeps (each holds a few MB of code and data).
+CACHE_SIZE = 4
+_CACHE: OrderedDict[tuple[str, str, str], CompiledModel] = OrderedDict()
+
+
+def design_structure_digest(design: Design) -> str:
+    """Return a SHA-256 of everything in a design that the compiled model depends on.
+
+    That is every coordinate, index array, compute estimate, chance level and
+    item count, but not the correct counts: two designs with the same digest
+    can share one compiled model and differ only in their scores.
+
+    Parameters
+    ----------
+    design
+        A design from :func:`ceg.design.make_design`.
+
+    Returns
+    -------
+    str
+        Hex digest.
+    """
+    h = hashlib.sha256()
+    for name in sorted(design.coords):
+        h.update(name.encode())
+        h.update("\x1f".join(design.coords[name]).encode())
+    for name in ("obs_model", "obs_benchmark", "obs_protocol", "obs_enhancement",
+                 "obs_enhancement_benchmark", "model_family", "model_log10_flop",
+                 "model_log10_sd", "latent_model_index", "enhancement_category",
+                 "enhancement_benchmark_pairs", "benchmark_chance", "n_items"):
+        a = np.ascontiguousarray(getattr(design, name))
+        h.update(name.encode())
+        h.update(str(a.dtype).encode() + str(a.shape).encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+@dataclass
+class CompiledModel:
+    """A model built from a spec and a design, compiled for one sampler.
+
+    Attributes
+    ----------
+    spec
+        The model specification.
+    design
+        The design the model was built on; its ``n_correct`` are the default data.
+    sampler
+        ``"nutpie"`` or ``"pymc"``.
+    model
+        The ``pymc.Model`` (from :func:`ceg.model.build_model`).
+    """
+
+    spec: ModelSpec
+    design: Design
+    sampler: SamplerName
+    model: Any
+    _nutpie: Any = None
+
+    @classmethod
+    def build(cls, spec: ModelSpec, design: Design, sampler: SamplerName) -> CompiledModel:
+        """Build the PyMC model and, for nutpie, compile it.
+
+        Parameters
+        ----------
+        spec, design
+            What to build.
+        sampler
+            ``"nutpie"`` (compiled now) or ``"pymc"`` (compiled by each call
+            to :meth:`sample`).
+
+        Returns
+        -------
+        CompiledModel
+            Ready to sample.
+        """
+        from ceg.model import build_model
+
+        model = build_model(spec, design)
+        compiled = None
+        if sampler == "nutpie":
+            import nutpie
+
+            compiled = nutpie.compile_pymc_model(model)
+        return cls(spec=spec, design=design, sampler=sampler, model=model, _nutpie=compiled)
+
+    def _counts(self, n_correct: np.ndarray | None) -> np.ndarray:
+        if n_correct is None:
+            return self.design.n_correct
+        k = np.asarray(n_correct)
+        if k.shape != self.design.n_correct.shape:
+            raise ValueError(f"n_correct has shape {k.shape}; this design has "
+                             f"{self.design.n_correct.shape[0]} observations")
+        if np.any(k < 0) or np.any(k > self.design.n_items):
+            raise ValueError("n_correct must lie between 0 and n_items for every observation")
+        return k.astype(np.int64)
+
+    def sample(self, n_correct: np.ndarray | None = None, *, draws: int, tune: int,
+               chains: int, seed: int, progress: bool = False,
+               cores: int | None = None) -> az.InferenceData:
+        """Sample the posterior given correct counts on this design.
+
+        Parameters
+        ----------
+        n_correct
+            Correct counts per observation (the design's own by default).
+        draws, tune, chains, seed
+            Sampler settings; the seed makes the draws reproducible.
+        progress
+            Show a progress bar.
+        cores
+            Chains run in parallel on this many cores (all by default).
+
+        Returns
+        -------
+        arviz.InferenceData
+            With ``posterior`` and ``sample_stats``.
+        """
+        k = self._counts(n_correct)
+        ta = self.spec.sampler.target_accept
+        cores = cores or min(chains, os.cpu_count() or 1)
+        if self.sampler == "nutpie":
+            import nutpie
+
+            compiled = self._nutpie.with_data(n_correct_data=k)
+            idata = nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, seed=seed,
+                                  target_accept=ta, progress_bar=progress, cores=cores)
+            return az.InferenceData(posterior=idata.posterior, sample_stats=idata.sample_stats)
+        import pymc as pm
+
+        with self.model:
+            pm.set_data({"n_correct_data": k})
+            try:
+                idata = pm.sample(draws=draws, tune=tune, chains=chains, random_seed=seed,
+                                  target_accept=ta, cores=cores, progressbar=progress,
+                                  compute_convergence_checks=False)
+            finally:
+                pm.set_data({"n_correct_data": self.design.n_correct})
+        return az.InferenceData(posterior=idata.posterior, sample_stats=idata.sample_stats)
+
+
+def compiled_model(spec: ModelSpec, design: Design, sampler: SamplerName,
+                   cache: bool = True) -> CompiledModel:
+    """Return a compiled model for a spec and design, reusing one compiled earlier.
+
+    Parameters
+    ----------
+    spec, design, sampler
+        What to build. Designs that differ only in their correct counts
+        share a compiled model (see :func:`design_structure_digest`).
+    cache
+        Look up and store in the per-process cache (of :data:`CACHE_SIZE`
+        models, least recently used dropped first).
+
+    Returns
+    -------
+    CompiledModel
+        Ready to sample; pass the design's counts to :meth:`CompiledModel.sample`
+        if they differ from those it was built with.
+    """
+    key = (spec.digest(), design_structure_digest(design), sampler)
+    if cache and key in _CACHE:
+        _CACHE.move_to_end(key)
+        return _CACHE[key]
+    built = CompiledModel.build(spec, design, sampler)
+    if cache:
+        _CACHE[key] = built
+        while len(_CACHE) > CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return built
+
+
+def clear_cache() -> None:
+    """Forget every compiled model of this process (the next fit compiles again)."""
+    _CACHE.clear()
+
+
+__all__ = ["CACHE_SIZE", "CompiledModel", "clear_cache", "compiled_model",
+           "design_structure_digest"]

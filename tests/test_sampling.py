@@ -1,0 +1,75 @@
+"""The compiled-model cache: which designs may share one compiled model (no sampling)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from ceg import sampling
+from ceg.design import make_design
+from ceg.sampling import CompiledModel, compiled_model, design_structure_digest
+from ceg.spec import ModelSpec
+from fakes import small_table
+
+
+@pytest.fixture(scope="module")
+def design():
+    import ceg
+
+    table = small_table()
+    return make_design(table, ceg.load_registries())
+
+
+def test_digest_ignores_scores_but_not_structure(design):
+    other_counts = dataclasses.replace(design, n_correct=design.n_items // 2)
+    assert design_structure_digest(other_counts) == design_structure_digest(design)
+    for name, change in [("n_items", lambda a: a + 1),
+                         ("model_log10_flop", lambda a: a + 0.1),
+                         ("benchmark_chance", lambda a: a + 0.1),
+                         ("obs_benchmark", lambda a: a[::-1].copy())]:
+        changed = dataclasses.replace(design, **{name: change(getattr(design, name))})
+        assert design_structure_digest(changed) != design_structure_digest(design), name
+    relabelled = dataclasses.replace(
+        design, coords={**design.coords, "family": [f + "x" for f in design.coords["family"]]})
+    assert design_structure_digest(relabelled) != design_structure_digest(design)
+
+
+def test_cache_reuses_by_spec_and_structure_and_evicts_oldest(design, monkeypatch):
+    built = []
+
+    def fake_build(cls, spec, design, sampler):
+        built.append((spec.name, sampler))
+        return cls(spec=spec, design=design, sampler=sampler, model=None)
+
+    monkeypatch.setattr(CompiledModel, "build", classmethod(fake_build))
+    monkeypatch.setattr(sampling, "_CACHE", type(sampling._CACHE)())
+    spec = ModelSpec.load("default")
+    first = compiled_model(spec, design, "nutpie")
+    assert compiled_model(spec, dataclasses.replace(design, n_correct=design.n_items // 3),
+                          "nutpie") is first
+    assert compiled_model(spec, design, "pymc") is not first
+    binomial = ModelSpec.from_dict({**spec.to_dict(),
+                                    "structure": {**spec.to_dict()["structure"],
+                                                  "likelihood": "binomial"}})
+    assert compiled_model(binomial, design, "nutpie") is not first
+    assert len(built) == 3
+    assert compiled_model(spec, design, "nutpie", cache=False) is not first
+    for i in range(sampling.CACHE_SIZE):
+        compiled_model(spec, dataclasses.replace(design, n_items=design.n_items + i + 1),
+                       "nutpie")
+    assert len(sampling._CACHE) == sampling.CACHE_SIZE
+    assert compiled_model(spec, design, "nutpie") is not first  # evicted, built again
+
+
+def test_counts_are_checked_against_the_design(design):
+    cm = CompiledModel(spec=ModelSpec.load("default"), design=design, sampler="nutpie",
+                       model=None)
+    with pytest.raises(ValueError, match="observations"):
+        cm.sample(design.n_correct[:-1], draws=1, tune=1, chains=1, seed=1)
+    too_many = design.n_correct.copy()
+    too_many[0] = design.n_items[0] + 1
+    with pytest.raises(ValueError, match="between 0 and n_items"):
+        cm.sample(too_many, draws=1, tune=1, chains=1, seed=1)
+    np.testing.assert_array_equal(cm._counts(None), design.n_correct)

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ceg.curve import shift
+from ceg.curve import shift, success_probability
 from ceg.design import SEP, Design
 from ceg.table import BASE
 
@@ -104,6 +104,50 @@ def log10_ceg_observation(posterior: xr.Dataset, design: Design, x_ref: float) -
         model=("enhanced_observation", t["model"].to_numpy()),
         benchmark=("enhanced_observation", t["benchmark"].to_numpy()),
         condition=("enhanced_observation", t["condition"].to_numpy()))
+
+
+def base_success_probability(posterior: xr.Dataset, design: Design, benchmark: str,
+                             family: str, log10_flop: np.ndarray, *,
+                             protocol: str | None = None,
+                             chance_floor: bool = True) -> xr.DataArray:
+    """Return the base curve: P(correct) of a base model of ``family`` on ``benchmark``.
+
+    Effective compute is ``x + delta_f (+ o_g)``, read off the benchmark's
+    curve (:func:`ceg.curve.success_probability`), at each compute of
+    ``log10_flop`` and in every draw.
+
+    Parameters
+    ----------
+    posterior
+        Posterior with ``family_effect``, ``protocol_offset``, ``midpoint``
+        and ``slope``.
+    design
+        The fit's design (for the chance levels).
+    benchmark, family
+        Labels of the curve.
+    log10_flop
+        Pre-training compute, log10 FLOP, at which to evaluate the curve.
+    protocol
+        A protocol group label (``"benchmark|source"``) whose offset applies;
+        ``None`` for the benchmark's reference source.
+    chance_floor
+        Whether the curve has the benchmark's chance level as its floor
+        (``structure.floor = "chance"``), else 0.
+
+    Returns
+    -------
+    xarray.DataArray
+        Dims (chain, draw, ``log10_flop``).
+    """
+    x = xr.DataArray(np.asarray(log10_flop, dtype=float), dims="log10_flop")
+    theta = x + posterior["family_effect"].sel(family=family, drop=True)
+    if protocol is not None:
+        theta = theta + posterior["protocol_offset"].sel(protocol=protocol, drop=True)
+    floor = (design.benchmark_chance[design.coords["benchmark"].index(benchmark)]
+             if chance_floor else 0.0)
+    return success_probability(theta, posterior["midpoint"].sel(benchmark=benchmark, drop=True),
+                               posterior["slope"].sel(benchmark=benchmark, drop=True),
+                               floor).rename("p").assign_coords(log10_flop=x.to_numpy())
 
 
 def _outside(x: xr.DataArray, low: np.ndarray, high: np.ndarray, dim: str) -> xr.DataArray:

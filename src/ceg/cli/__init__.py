@@ -44,12 +44,15 @@ def _root(
 
 
 def _register_optional() -> None:
-    """Attach command groups whose modules exist (the model commands)."""
+    """Attach command groups whose modules exist (the model and report commands)."""
     try:
         from ceg.cli import model as model_cli
     except ImportError:  # pragma: no cover - only while the model commands are absent
         return
     model_cli.register(app)
+    from ceg.cli import report as report_cli
+
+    report_cli.register(app)
 
 
 _register_optional()

@@ -74,7 +74,8 @@ def _pooled(spec: ModelSpec, stem: str, mean: str | None, sd: str, dims: str,
     return loc + scale * z
 
 
-def build_model(spec: ModelSpec, design: Design) -> pm.Model:
+def build_model(spec: ModelSpec, design: Design,
+                held_out: np.ndarray | None = None) -> pm.Model:
     """Return the PyMC model of ``spec`` for the data in ``design``.
 
     Parameters
@@ -83,13 +84,28 @@ def build_model(spec: ModelSpec, design: Design) -> pm.Model:
         The model specification (structure, priors).
     design
         Coordinates and index arrays of the evaluation table.
+    held_out
+        Optional boolean mask over observations: the rows left out of the
+        likelihood, for held-out prediction. Their models, benchmarks and
+        enhancements keep their parameters, so the model built without a mask
+        on the same design has the same free variables and predicts the
+        held-out rows from this model's posterior
+        (``pm.sample_posterior_predictive``). ``None`` (the default): every
+        row is observed.
 
     Returns
     -------
     pymc.Model
         A model with named coords and dims, one observed variable
-        ``n_correct`` (dims ``observation``) and the deterministics of
-        :data:`REPORTED`.
+        ``n_correct`` (dims ``observation``; with ``held_out``, dims
+        ``training_observation``, the labels of the rows kept) and the
+        deterministics of :data:`REPORTED`.
+
+    Raises
+    ------
+    ValueError
+        If ``held_out`` is not a boolean vector over the observations, or
+        holds out every row.
     """
     s = spec.structure
     x_ref = spec.x_ref
@@ -179,9 +195,27 @@ def build_model(spec: ModelSpec, design: Design) -> pm.Model:
         p = eps + (1 - 2 * eps) * p
         n_items = pm.Data("n_items", design.n_items, dims="observation")
         n_correct = pm.Data("n_correct_data", design.n_correct, dims="observation")
+        obs_dim = "observation"
+        if held_out is not None:
+            rows = _training_rows(design, held_out)
+            model.add_coord("training_observation", [c["observation"][i] for i in rows])
+            p, b, n_items, n_correct = p[rows], b[rows], n_items[rows], n_correct[rows]
+            obs_dim = "training_observation"
         if s.likelihood == "beta_binomial":
             pm.BetaBinomial("n_correct", n=n_items, alpha=p * kappa[b],
-                            beta=(1 - p) * kappa[b], observed=n_correct, dims="observation")
+                            beta=(1 - p) * kappa[b], observed=n_correct, dims=obs_dim)
         else:
-            pm.Binomial("n_correct", n=n_items, p=p, observed=n_correct, dims="observation")
+            pm.Binomial("n_correct", n=n_items, p=p, observed=n_correct, dims=obs_dim)
     return model
+
+
+def _training_rows(design: Design, held_out: np.ndarray) -> np.ndarray:
+    """Return the positions of the observed (not held-out) rows, checking the mask."""
+    mask = np.asarray(held_out)
+    if mask.dtype != bool or mask.shape != (design.n_obs,):
+        raise ValueError(f"held_out must be a boolean vector of length {design.n_obs} "
+                         f"(one per observation); got dtype {mask.dtype}, shape {mask.shape}")
+    rows = np.flatnonzero(~mask)
+    if not len(rows):
+        raise ValueError("held_out holds out every observation: nothing is left to fit")
+    return rows

@@ -8,7 +8,7 @@ beside it, so a fit of the simulated table can be checked against them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -18,7 +18,7 @@ import xarray as xr
 from ceg.design import Design, make_design
 from ceg.model import REPORTED, build_model
 from ceg.registry import Registries
-from ceg.spec import ModelSpec
+from ceg.spec import PRIOR_NAMES, ModelSpec
 
 
 @dataclass(frozen=True)
@@ -30,8 +30,8 @@ class Simulation:
     table
         The design table with ``score`` replaced by simulated scores.
     truth
-        The true values of the model's reported deterministics (no chain or
-        draw dims), plus ``enhancement_sd``.
+        The true values of the model's reported deterministics and of its
+        pooled parameters (:data:`ceg.spec.PRIOR_NAMES`), no chain or draw dims.
     design
         The design of the simulated table.
     """
@@ -62,17 +62,38 @@ def simulate(spec: ModelSpec, table: pd.DataFrame, registries: Registries,
     Simulation
         The simulated table and the truth.
     """
-    design = make_design(table, registries)
+    return simulate_design(spec, make_design(table, registries), seed)
+
+
+def simulate_design(spec: ModelSpec, design: Design, seed: int) -> Simulation:
+    """Draw parameters from the prior of ``spec`` and scores on a design.
+
+    Parameters
+    ----------
+    spec
+        Model specification (its priors generate the truth).
+    design
+        The design whose structure is reused; its counts are ignored.
+    seed
+        Seed of the draw.
+
+    Returns
+    -------
+    Simulation
+        The simulated table, the truth (the reported deterministics and
+        every pooled parameter of :data:`ceg.spec.PRIOR_NAMES` the model
+        has) and the design with the simulated counts.
+    """
     model = build_model(spec, design)
-    names = [*REPORTED, "enhancement_sd"]
+    names = [*REPORTED, *(p for p in PRIOR_NAMES if p in model.named_vars)]
     with model:
         prior = pm.sample_prior_predictive(draws=1, random_seed=seed,
                                            var_names=[*names, "n_correct"])
     truth = prior.prior[names].isel(chain=0, draw=0).reset_coords(drop=True)
-    k = prior.prior_predictive["n_correct"].isel(chain=0, draw=0).to_numpy()
+    k = prior.prior_predictive["n_correct"].isel(chain=0, draw=0).to_numpy().astype(np.int64)
     out = design.table.copy()
     out["score"] = k / design.n_items
-    return Simulation(table=out, truth=truth, design=design)
+    return Simulation(table=out, truth=truth, design=replace(design, table=out, n_correct=k))
 
 
 def coverage(draws: xr.DataArray, truth: xr.DataArray, interval: float = 0.9) -> float:

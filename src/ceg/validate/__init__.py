@@ -1,0 +1,11 @@
+"""Calibration of the posteriors: simulation-based calibration, held-out prediction, PPC.
+
+- :mod:`ceg.validate.sbc`: simulation-based calibration, recorded replication by replication.
+- :mod:`ceg.validate.cluster`: the Dask client the replications run on.
+- :mod:`ceg.validate.calibration`: ranks, thinning, coverage, the ECDF uniformity test.
+- :mod:`ceg.validate.report`: the SBC report (tables, figures, markdown) from the records.
+- :mod:`ceg.validate.holdout`: fit below a compute cutoff, predict the larger models.
+- :mod:`ceg.validate.ppc`: posterior predictive checks, LOO with Pareto-k and LOO-PIT.
+
+Submodules are imported on use (PyMC and Dask are heavy).
+"""

@@ -1,0 +1,217 @@
+"""SBC records, resume, refusal of mixed settings, failure recording and the report.
+
+No sampling: the replication function is replaced by fakes that return hand-made
+ranks (or raise). One test checks the real rank bookkeeping on a simulated truth
+without a sampler.
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+import ceg
+from ceg.design import make_design
+from ceg.spec import ModelSpec
+from ceg.validate import sbc as sbc_mod
+from ceg.validate.report import quantity_table, sbc_report, variable_table
+from ceg.validate.sbc import (
+    RECORDS_FILE,
+    SbcRecordsError,
+    SbcSettings,
+    calibrated_quantities,
+    flatten,
+    names_digest,
+    read_records,
+    replication_seeds,
+    sbc,
+)
+from fakes import synthetic_table
+
+NAMES = ["log10_ceg_enhancement[a]", "log10_ceg_enhancement[b]", "log10_ceg_category[k]",
+         "shift_mean"]
+
+
+@pytest.fixture(scope="module")
+def spec():
+    return ModelSpec.load("default")
+
+
+@pytest.fixture(scope="module")
+def design():
+    return make_design(synthetic_table(), ceg.load_registries())
+
+
+@pytest.fixture(autouse=True)
+def fixed_names(monkeypatch):
+    """Quantity names without simulating (sbc() asks for them before any replication)."""
+    monkeypatch.setattr(sbc_mod, "quantity_names", lambda spec, design: list(NAMES))
+
+
+def fake_replicate(rep, spec, design, settings, seed, cores):
+    """Calibrated fake: uniform ranks among 19 draws, PIT from the rank."""
+    rng = np.random.default_rng([seed, rep])
+    r = rng.integers(0, 20, size=len(NAMES))
+    return {"rep": rep, "status": "ok", "problems": [], "error": None, "seconds": 0.0,
+            "rank_draws": 19, "names_sha": names_digest(NAMES), "rank": r.tolist(),
+            "pit": ((r + 0.5) / 20).tolist(), "mean_n_steps": 7.0}
+
+
+def raising_replicate(rep, spec, design, settings, seed, cores):
+    if rep == 1:
+        raise FloatingPointError("the sampler blew up")
+    record = fake_replicate(rep, spec, design, settings, seed, cores)
+    if rep == 2:
+        record |= {"status": "not_converged", "problems": ["R-hat 1.2 > 1.01"]}
+    return record
+
+
+def test_replication_seeds_are_fixed_distinct_and_int():
+    a = replication_seeds(5, 0)
+    assert a == replication_seeds(5, 0)
+    assert a != replication_seeds(5, 1) and a != replication_seeds(6, 0)
+    assert all(isinstance(s, int) and 0 <= s < 2**31 for s in a) and a[0] != a[1]
+
+
+def test_records_one_line_per_replication_and_resume_skips_them(tmp_path, spec, design):
+    calls = []
+
+    def counting(rep, *args):
+        calls.append(rep)
+        return fake_replicate(rep, *args)
+
+    out = tmp_path / "run"
+    run = sbc(spec, design, reps=3, seed=1, out=out, replicate=counting)
+    assert calls == [0, 1, 2]
+    assert len((out / RECORDS_FILE).read_text().splitlines()) == 3
+    assert [r["rep"] for r in run.records] == [0, 1, 2]
+    run = sbc(spec, design, reps=5, seed=1, out=out, replicate=counting)
+    assert calls == [0, 1, 2, 3, 4]  # 0-2 were recorded: not run again
+    assert sorted(r["rep"] for r in run.records) == [0, 1, 2, 3, 4]
+    assert run.header["names_sha"] == names_digest(NAMES)
+
+
+def test_a_torn_last_line_is_dropped_and_that_replication_rerun(tmp_path, spec, design):
+    out = tmp_path / "run"
+    sbc(spec, design, reps=2, seed=1, out=out, replicate=fake_replicate)
+    with open(out / RECORDS_FILE, "a") as fh:
+        fh.write('{"rep": 2, "status": "ok", "ra')  # interrupted mid-write
+    calls = []
+    run = sbc(spec, design, reps=3, seed=1, out=out,
+              replicate=lambda rep, *a: calls.append(rep) or fake_replicate(rep, *a))
+    assert calls == [2]
+    lines = (out / RECORDS_FILE).read_text().splitlines()
+    assert [json.loads(x)["rep"] for x in lines] == [0, 1, 2]
+    assert len(run.records) == 3
+
+
+def test_a_damaged_middle_line_is_an_error(tmp_path, spec, design):
+    out = tmp_path / "run"
+    sbc(spec, design, reps=2, seed=1, out=out, replicate=fake_replicate)
+    path = out / RECORDS_FILE
+    path.write_text("garbage\n" + path.read_text())
+    with pytest.raises(SbcRecordsError, match="line 1"):
+        read_records(out)
+
+
+@pytest.mark.parametrize(("change", "key"), [
+    ({"seed": 2}, "seed"),
+    ({"settings": SbcSettings(draws=50)}, "draws"),
+    ({"settings": SbcSettings(min_ess=10)}, "min_ess"),
+])
+def test_resuming_with_other_settings_is_refused(tmp_path, spec, design, change, key):
+    out = tmp_path / "run"
+    sbc(spec, design, reps=2, seed=1, out=out, replicate=fake_replicate)
+    kwargs = {"seed": 1, "settings": None} | change
+    with pytest.raises(SbcRecordsError, match=key) as err:
+        sbc(spec, design, reps=3, out=out, replicate=fake_replicate, **kwargs)
+    assert "another folder" in str(err.value)
+    assert len((out / RECORDS_FILE).read_text().splitlines()) == 2  # nothing appended
+
+
+def test_resuming_with_another_spec_or_design_is_refused(tmp_path, spec, design):
+    out = tmp_path / "run"
+    sbc(spec, design, reps=1, seed=1, out=out, replicate=fake_replicate)
+    other = ModelSpec.from_dict({**spec.to_dict(), "structure": {
+        **spec.to_dict()["structure"], "likelihood": "binomial"}})
+    with pytest.raises(SbcRecordsError, match="spec_digest"):
+        sbc(other, design, reps=2, seed=1, out=out, replicate=fake_replicate)
+    smaller = make_design(synthetic_table().iloc[:-1], ceg.load_registries())
+    with pytest.raises(SbcRecordsError, match="design_digest"):
+        sbc(spec, smaller, reps=2, seed=1, out=out, replicate=fake_replicate)
+
+
+@pytest.mark.parametrize("executor", [None, "threads"])
+def test_failures_and_non_convergence_are_recorded_never_dropped(tmp_path, spec, design,
+                                                                 executor):
+    out = tmp_path / "run"
+    if executor == "threads":
+        with ThreadPoolExecutor(2) as pool:
+            run = sbc(spec, design, reps=4, seed=3, out=out, executor=pool,
+                      replicate=raising_replicate)
+    else:
+        run = sbc(spec, design, reps=4, seed=3, out=out, replicate=raising_replicate)
+    status = {r["rep"]: r["status"] for r in run.records}
+    assert status == {0: "ok", 1: "failed", 2: "not_converged", 3: "ok"}
+    failed = run.by_status("failed")[0]
+    assert "FloatingPointError: the sampler blew up" in failed["error"]
+    assert (failed["sim_seed"], failed["fit_seed"]) == replication_seeds(3, 1)
+    assert [r["rep"] for r in run.ranked()] == [0, 2, 3]
+    assert [r["rep"] for r in run.ranked(converged_only=True)] == [0, 3]
+    # a failed replication is not retried on resume (retrying would select on the data)
+    calls = []
+    sbc(spec, design, reps=4, seed=3, out=out,
+        replicate=lambda rep, *a: calls.append(rep) or fake_replicate(rep, *a))
+    assert calls == []
+
+
+def test_a_record_of_other_quantities_is_recorded_as_failed(spec, design):
+    def wrong(rep, *args):
+        return fake_replicate(rep, *args) | {"names_sha": "0" * 16}
+
+    run = sbc(spec, design, reps=1, seed=1, replicate=wrong)
+    assert run.records[0]["status"] == "failed"
+    assert "other quantities" in run.records[0]["error"]
+
+
+def test_report_tables_from_hand_made_records(tmp_path, spec, design):
+    out = tmp_path / "run"
+    run = sbc(spec, design, reps=30, seed=4, out=out, replicate=raising_replicate)
+    q = quantity_table(run)
+    ranked = run.ranked()
+    assert (q["n"] == len(ranked)).all() and len(ranked) == 29
+    pit = np.array([r["pit"] for r in ranked])
+    expected = ((pit >= 0.05) & (pit <= 0.95)).mean(0)
+    np.testing.assert_allclose(q["coverage_90"].to_numpy(), expected)
+    v = variable_table(q)
+    assert v.loc["log10_ceg_enhancement", "n_quantities"] == 2
+    assert v.loc["log10_ceg_enhancement", "coverage_90"] == pytest.approx(expected[:2].mean())
+    report = sbc_report(out)
+    md = report.write(tmp_path / "docs", command="ceg validate sbc --reps 30")
+    text = md.read_text()
+    assert "ceg validate sbc --reps 30" in text and "failed 1" in text
+    assert "FloatingPointError" in text  # the failure is listed, not hidden
+    for name in report.figures:
+        assert (tmp_path / "docs" / "figures" / f"{name}.png").stat().st_size > 1000
+    assert (tmp_path / "docs" / "sbc_quantities.csv").read_text().count("\n") == len(NAMES) + 1
+
+
+def test_flattened_truth_and_posterior_name_the_same_quantities(spec, design):
+    from ceg.simulate import simulate_design
+
+    sim = simulate_design(spec, design, seed=5)
+    truth = sim.truth.expand_dims(chain=[0], draw=[0])
+    names, values = flatten(calibrated_quantities(truth, design, spec.x_ref))
+    assert values.shape == (1, 1, len(names))
+    kinds = {n.split("[")[0] for n in names}
+    assert {"log10_ceg_enhancement", "log10_ceg_enhancement_benchmark", "log10_ceg_category",
+            "log10_ceg_observation", "shift_mean", "enhancement_sd"} <= kinds
+    assert "log10_ceg_new_enhancement" not in kinds
+    n_enhanced = int((design.table["condition"] != "base").sum())
+    assert sum(n.startswith("log10_ceg_observation[") for n in names) == n_enhanced
+    # the simulated counts are the design's and lie within the items
+    assert np.all((sim.design.n_correct >= 0) & (sim.design.n_correct <= design.n_items))
+    np.testing.assert_allclose(sim.table["score"], sim.design.n_correct / design.n_items)

@@ -1,0 +1,1 @@
+"""Performance benchmarks of ``ceg`` (issue #6): run them with ``python benchmarks/run.py``."""

@@ -1,0 +1,416 @@
+"""Held-out prediction: fit models below a compute cutoff, predict the larger ones.
+
+The split of Ruan et al. (2024) for the ObsScaling data: models with
+pre-training compute at most 8.4e22 FLOP (Llama-2-7B) are fitted, the larger
+ones are predicted, under every condition (base and each enhancement).
+
+The design is built on *all* rows, and the model leaves the held-out rows out
+of its likelihood (``build_model(..., held_out=mask)``): every held-out
+model, family and enhancement keeps its parameters (the prior where no
+training row informs them), so the model built without the mask on the same
+design draws the held-out scores from the training posterior
+(``pm.sample_posterior_predictive``) with the model's own likelihood.
+
+The baseline is a least-squares sigmoid point fit per (benchmark,
+condition), with the benchmark's chance floor, in log10 FLOP, fitted to the
+training models of all families together.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ceg.design import Design, make_design
+from ceg.errors import CegError
+from ceg.registry import Registries
+from ceg.spec import ModelSpec, SamplerName
+
+#: The ObsScaling split (Ruan et al. 2024): Llama-2-7B's 6 N D = 6 x 7e9 x 2e12 FLOP.
+OBSSCALING_CUTOFF_FLOP = 8.4e22
+#: Central predictive intervals whose coverage is reported.
+LEVELS = (0.5, 0.9)
+
+
+def held_out_mask(table: pd.DataFrame, cutoff_flop: float) -> np.ndarray:
+    """Return which rows are held out: those of models above ``cutoff_flop``.
+
+    Parameters
+    ----------
+    table
+        A validated table.
+    cutoff_flop
+        Models with ``train_flop`` at most this (to a relative 1e-9) are fitted.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean per row.
+
+    Raises
+    ------
+    CegError
+        If the cutoff leaves no row on either side.
+    """
+    flop = table["train_flop"].to_numpy(dtype=float)
+    mask = flop > cutoff_flop * (1 + 1e-9)
+    if mask.all() or not mask.any():
+        side = "above" if mask.all() else "at or below"
+        raise CegError(f"--cutoff-flop {cutoff_flop:g}: every row's model is {side} the "
+                       f"cutoff (train_flop spans {flop.min():.3g}..{flop.max():.3g}); "
+                       "choose a cutoff inside that range")
+    return mask
+
+
+# ---------------------------------------------------------------- baseline
+
+
+def _sigmoid(x: np.ndarray, slope: float, midpoint: float, floor: float) -> np.ndarray:
+    from scipy.special import expit
+
+    return floor + (1 - floor) * expit(slope * (x - midpoint))
+
+
+def sigmoid_baseline(table: pd.DataFrame, held_out: np.ndarray) -> np.ndarray:
+    """Predict held-out scores by a least-squares sigmoid per (benchmark, condition).
+
+    ``score = chance + (1 - chance) * logistic(slope * (log10 FLOP - midpoint))``,
+    fitted with ``scipy.optimize.curve_fit`` to the training rows of each
+    (benchmark, condition) (slope in [0, 20] logits per decade, midpoint in
+    [15, 35] log10 FLOP).
+
+    Parameters
+    ----------
+    table
+        A validated table (with ``chance``).
+    held_out
+        Boolean mask of the rows to predict.
+
+    Returns
+    -------
+    numpy.ndarray
+        Predicted score per row (NaN for training rows, and where a group
+        has fewer than 3 training rows or the fit fails).
+    """
+    from scipy.optimize import curve_fit
+
+    x = np.log10(table["train_flop"].to_numpy(dtype=float))
+    y = table["score"].to_numpy(dtype=float)
+    pred = np.full(len(table), np.nan)
+    for _, rows in table.groupby(["benchmark", "condition"], sort=False).indices.items():
+        train = rows[~held_out[rows]]
+        test = rows[held_out[rows]]
+        if not len(test) or len(train) < 3:
+            continue
+        floor = float(table["chance"].iloc[rows[0]])
+
+        def f(xx: np.ndarray, slope: float, midpoint: float, floor: float = floor) -> np.ndarray:
+            return _sigmoid(xx, slope, midpoint, floor)
+
+        start = (1.0, float(np.clip(np.median(x[train]), 15.5, 34.5)))
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                params, _ = curve_fit(f, x[train], y[train], p0=start,
+                                      bounds=([0.0, 15.0], [20.0, 35.0]), maxfev=5000)
+        except (RuntimeError, ValueError):
+            continue
+        pred[test] = f(x[test], *params)
+    return pred
+
+
+# ---------------------------------------------------------------- model
+
+
+def _sample_masked(spec: ModelSpec, design: Design, held_out: np.ndarray, *, draws: int,
+                   tune: int, chains: int, seed: int, sampler: SamplerName,
+                   progress: bool) -> Any:
+    """Sample the model with the held-out rows left out of the likelihood."""
+    from ceg.model import build_model
+    from ceg.sampling import CompiledModel
+
+    model = build_model(spec, design, held_out=held_out)
+    compiled = None
+    if sampler == "nutpie":
+        import nutpie
+
+        compiled = nutpie.compile_pymc_model(model)
+    # ceg.sampling compiles unmasked models only; the masked one is handed to it ready-made.
+    runner = CompiledModel(spec=spec, design=design, sampler=sampler, model=model,
+                           _nutpie=compiled)
+    return runner.sample(design.n_correct, draws=draws, tune=tune, chains=chains, seed=seed,
+                         progress=progress)
+
+
+def predictive_counts(idata: Any, spec: ModelSpec, design: Design, seed: int) -> np.ndarray:
+    """Draw correct counts of every observation from a posterior, with the model's likelihood.
+
+    Parameters
+    ----------
+    idata
+        InferenceData with a posterior of the model of ``spec`` on ``design``
+        (masked or not: the free variables are the same).
+    spec, design
+        The model.
+    seed
+        Seed of the predictive draws.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (chain * draw, observation).
+    """
+    import pymc as pm
+
+    from ceg.model import build_model
+
+    full = build_model(spec, design)
+    pp = pm.sample_posterior_predictive(idata, model=full, var_names=["n_correct"],
+                                        random_seed=seed, progressbar=False)
+    k = pp.posterior_predictive["n_correct"]
+    return k.stack(sample=("chain", "draw")).transpose("sample", "observation").to_numpy()
+
+
+def score_predictions(counts: np.ndarray, n_items: np.ndarray, observed: np.ndarray,
+                      levels: tuple[float, ...] = LEVELS) -> pd.DataFrame:
+    """Summarise predictive score draws and check them against the observed scores.
+
+    Parameters
+    ----------
+    counts
+        Predictive correct counts, shape (draw, row).
+    n_items
+        Items per row.
+    observed
+        Observed scores per row.
+    levels
+        Central interval probabilities.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Per row: ``pred_mean``, ``pred_median``, ``low_<p>`` / ``high_<p>`` and
+        ``inside_<p>`` per level (ends included), ``abs_error`` of the mean.
+    """
+    s = counts / np.asarray(n_items, dtype=float)[None, :]
+    y = np.asarray(observed, dtype=float)
+    out = pd.DataFrame({"pred_mean": s.mean(0), "pred_median": np.median(s, 0)})
+    for level in levels:
+        p = round(level * 100)
+        lo, hi = np.quantile(s, [(1 - level) / 2, (1 + level) / 2], axis=0)
+        out[f"low_{p}"], out[f"high_{p}"] = lo, hi
+        out[f"inside_{p}"] = (y >= lo - 1e-12) & (y <= hi + 1e-12)
+    out["abs_error"] = np.abs(out["pred_mean"].to_numpy() - y)
+    return out
+
+
+# ---------------------------------------------------------------- result
+
+
+@dataclass
+class HoldoutResult:
+    """Held-out predictions of the model and the baseline.
+
+    Attributes
+    ----------
+    predictions
+        One row per held-out observation: its table columns, the model's
+        predictive summary (:func:`score_predictions`) and the baseline's
+        ``baseline_pred`` and ``baseline_abs_error``.
+    summary
+        Per condition and overall: ``n``, ``coverage_50``, ``coverage_90``,
+        ``mae``, ``baseline_mae`` (over rows the baseline predicts) and
+        ``mae_same_rows`` (the model's MAE on those rows).
+    settings
+        Cutoff, spec, sampler settings, seed, counts of rows and models, and
+        the convergence diagnostics of the training fit.
+    """
+
+    predictions: pd.DataFrame
+    summary: pd.DataFrame
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def markdown(self, command: str | None = None) -> str:
+        """Return the report as markdown."""
+        s = self.settings
+        lines = ["# Held-out prediction", ""]
+        if command:
+            lines += ["Made with:", "", "```bash", command, "```", ""]
+        lines += [
+            f"Fitted on the {s['n_train_models']} models with pre-training compute at most "
+            f"{s['cutoff_flop']:.3g} FLOP ({s['n_train_rows']} rows); predicted the "
+            f"{s['n_held_out_models']} larger models ({s['n_held_out_rows']} rows), under "
+            f"every condition. Spec `{s['spec_name']}`, {s['sampler']}, {s['chains']} chains "
+            f"x {s['draws']} draws after {s['tune']} tuning steps, seed {s['seed']}. "
+            f"Training fit: {s['diagnostics']}; {s.get('fit_seconds', '?')} s (compile "
+            f"included), {s.get('mean_n_steps', '?')} leapfrog steps per draw.",
+            "",
+            "Model: posterior predictive of the score (beta-binomial counts / items); MAE of "
+            "its mean; coverage of its central intervals (ends included). Baseline: a "
+            "least-squares sigmoid with the chance floor per (benchmark, condition) in log10 "
+            "FLOP, fitted to the training models of all families together; `mae_same_rows` is "
+            "the model's MAE on the rows the baseline could predict.",
+            "",
+            _md(self.summary),
+            "",
+        ]
+        return "\n".join(lines)
+
+    def write(self, folder: Path | str, command: str | None = None) -> Path:
+        """Write ``holdout.md``, ``holdout.json`` and ``holdout_predictions.csv``.
+
+        Parameters
+        ----------
+        folder
+            Destination (created).
+        command
+            Shown at the top of the markdown.
+
+        Returns
+        -------
+        pathlib.Path
+            The markdown file.
+        """
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        _atomic(folder / "holdout_predictions.csv",
+                self.predictions.to_csv(index=False, float_format="%.5g", lineterminator="\n"))
+        payload = {"settings": self.settings, "command": command,
+                   "summary": json.loads(self.summary.reset_index().to_json(orient="records"))}
+        _atomic(folder / "holdout.json", json.dumps(payload, indent=1) + "\n")
+        md = folder / "holdout.md"
+        _atomic(md, self.markdown(command) + "\n")
+        return md
+
+
+def _atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _md(frame: pd.DataFrame) -> str:
+    df = frame.reset_index()
+
+    def cell(v: Any) -> str:
+        if isinstance(v, float | np.floating):
+            return "–" if math.isnan(v) else f"{v:.3g}"
+        return str(v)
+
+    rows = ["| " + " | ".join(map(str, df.columns)) + " |", "|" + "---|" * len(df.columns)]
+    rows += ["| " + " | ".join(cell(v) for v in r) + " |" for r in df.itertuples(index=False)]
+    return "\n".join(rows)
+
+
+def summarise_holdout(predictions: pd.DataFrame) -> pd.DataFrame:
+    """Return coverage and MAE per condition and overall.
+
+    Parameters
+    ----------
+    predictions
+        :attr:`HoldoutResult.predictions`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by condition (plus ``all``).
+    """
+    def one(df: pd.DataFrame) -> dict[str, float]:
+        has = df["baseline_pred"].notna()
+        return {"n": len(df),
+                **{f"coverage_{round(lv * 100)}": float(df[f"inside_{round(lv * 100)}"].mean())
+                   for lv in LEVELS},
+                "mae": float(df["abs_error"].mean()),
+                "n_baseline": int(has.sum()),
+                "baseline_mae": float(df.loc[has, "baseline_abs_error"].mean())
+                if has.any() else float("nan"),
+                "mae_same_rows": float(df.loc[has, "abs_error"].mean())
+                if has.any() else float("nan")}
+
+    rows = {c: one(g) for c, g in predictions.groupby("condition", sort=True)}
+    rows["all"] = one(predictions)
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("condition")
+
+
+def holdout(table: pd.DataFrame, cutoff_flop: float = OBSSCALING_CUTOFF_FLOP,
+            spec: ModelSpec | str = "default", *, registries: Registries | None = None,
+            draws: int | None = None, tune: int | None = None, chains: int | None = None,
+            seed: int | None = None, sampler: SamplerName | None = None,
+            progress: bool = False) -> HoldoutResult:
+    """Fit the models at or below ``cutoff_flop`` and predict the larger ones.
+
+    Parameters
+    ----------
+    table
+        An evaluation table (validated here).
+    cutoff_flop
+        Compute cutoff; the ObsScaling split by default.
+    spec
+        A spec or its name or path.
+    registries
+        Registries to validate against; the bundled ones by default.
+    draws, tune, chains, seed, sampler
+        Override the spec's sampler settings.
+    progress
+        Show the sampler's progress bar.
+
+    Returns
+    -------
+    HoldoutResult
+        Predictions, summary and settings.
+    """
+    from ceg.diagnostics import diagnose
+    from ceg.registry import load_registries
+    from ceg.table import validate_table
+    from ceg.validate.sbc import calibrated_quantities
+
+    spec = spec if isinstance(spec, ModelSpec) else ModelSpec.load(spec)
+    reg = registries if registries is not None else load_registries()
+    table = validate_table(table, reg).reset_index(drop=True)
+    mask = held_out_mask(table, cutoff_flop)
+    s = spec.sampler
+    draws, tune, chains = draws or s.draws, tune or s.tune, chains or s.chains
+    seed = int(s.seed if seed is None else seed)
+    sampler = sampler or s.name
+    design = make_design(table, reg)
+    start = time.perf_counter()
+    idata = _sample_masked(spec, design, mask, draws=draws, tune=tune, chains=chains,
+                           seed=seed, sampler=sampler, progress=progress)
+    seconds = time.perf_counter() - start
+    q = calibrated_quantities(idata.posterior, design, spec.x_ref)
+    diag = diagnose(q, idata.sample_stats, spec.convergence)
+    counts = predictive_counts(idata, spec, design, seed)[:, mask]
+    held = table[mask]
+    pred = score_predictions(counts, design.n_items[mask], held["score"].to_numpy(float))
+    base = sigmoid_baseline(table, mask)[mask]
+    cols = ["family", "model", "train_flop", "benchmark", "condition", "score"]
+    out = pd.concat([held[cols].reset_index(drop=True), pred], axis=1)
+    out["baseline_pred"] = base
+    out["baseline_abs_error"] = np.abs(base - out["score"].to_numpy())
+    model_of = table["family"] + "|" + table["model"]
+    settings = {
+        "cutoff_flop": float(cutoff_flop), "spec_name": spec.name,
+        "spec_digest": spec.digest(), "sampler": sampler, "draws": draws, "tune": tune,
+        "chains": chains, "seed": seed, "n_train_rows": int((~mask).sum()),
+        "n_held_out_rows": int(mask.sum()),
+        "n_train_models": int(model_of[~mask].nunique()),
+        "n_held_out_models": int(model_of[mask].nunique()),
+        "diagnostics": str(diag), "converged": diag.converged,
+        "fit_seconds": round(seconds, 1),
+        "mean_n_steps": (round(float(idata.sample_stats["n_steps"].mean()), 1)
+                         if "n_steps" in idata.sample_stats else None),
+    }
+    return HoldoutResult(predictions=out, summary=summarise_holdout(out), settings=settings)
+
+
+__all__ = ["LEVELS", "OBSSCALING_CUTOFF_FLOP", "HoldoutResult", "held_out_mask", "holdout",
+           "predictive_counts", "score_predictions", "sigmoid_baseline", "summarise_holdout"]

@@ -53,6 +53,9 @@ def _register_optional() -> None:
     from ceg.cli import report as report_cli
 
     report_cli.register(app)
+    from ceg.cli import validate as validate_cli
+
+    validate_cli.register(app)
 
 
 _register_optional()

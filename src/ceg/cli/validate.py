@@ -1,0 +1,230 @@
+"""``ceg validate``: simulation-based calibration, held-out prediction, posterior predictive checks.
+
+- ``ceg validate sbc``: replications on a Dask cluster (a ``LocalCluster`` of
+  ``--workers`` processes, an existing one at ``--scheduler``, or this process
+  with ``--serial``), recorded one by one in ``--out``; rerun the same command
+  to resume. Ends by writing the report into ``--out``.
+- ``ceg validate sbc-report RUN``: the report (markdown, CSV, figures) from a
+  run's records, e.g. into ``docs/validation``.
+- ``ceg validate holdout DATA --cutoff-flop 8.4e22``: fit below the cutoff,
+  predict the larger models, beside a least-squares sigmoid baseline.
+- ``ceg validate ppc FIT``: per benchmark x condition observed vs predicted
+  scores, PSIS-LOO Pareto-k and LOO-PIT, and the observations the model
+  cannot explain.
+
+Heavy imports happen inside the commands.
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ceg.cli._common import console
+
+app = typer.Typer(help="Check the posteriors: SBC, held-out prediction, predictive checks.",
+                  no_args_is_help=True)
+
+SpecOpt = Annotated[str, typer.Option(
+    "--spec", help="Model spec: a name in models/ or a path to a .toml file.")]
+
+
+def _command(*words: object, **options: object) -> str:
+    """Return the command line of a run, rebuilt from its effective options (for reports)."""
+    out = ["ceg", "validate", *map(str, words)]
+    for key, value in options.items():
+        flag = "--" + key.replace("_", "-")
+        if value is True:
+            out.append(flag)
+        elif value not in (None, False):
+            out += [flag, str(value)]
+    return shlex.join(out)
+
+
+def _print_record(record: dict) -> None:
+    extra = ""
+    if record["status"] == "not_converged":
+        extra = ": " + "; ".join(record["problems"])
+    elif record["status"] == "failed":
+        extra = f": {record['error']}"
+    secs = record.get("seconds")
+    console.print(f"rep {record['rep']}: {record['status']}"
+                  f"{f' ({secs:.0f} s)' if secs is not None else ''}{extra}", highlight=False)
+
+
+@app.command("sbc")
+def sbc_cmd(
+    spec: SpecOpt = "default",
+    data: Annotated[Path | None, typer.Option(
+        "--data", help="Table whose design to simulate on (default: the bundled dataset).",
+        dir_okay=False)] = None,
+    reps: Annotated[int, typer.Option("--reps", min=1, help="Replications.")] = 200,
+    seed: Annotated[int, typer.Option("--seed", help="Base seed of the run.")] = 20231212,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", min=1, help="Worker processes of a local Dask cluster (default: one per "
+                                 "core).")] = None,
+    scheduler: Annotated[str | None, typer.Option(
+        "--scheduler", help="Address of a running Dask scheduler, e.g. tcp://host:8786.")
+    ] = None,
+    serial: Annotated[bool, typer.Option(
+        "--serial", help="Run in this process, one replication after another (no Dask).")
+    ] = False,
+    out: Annotated[Path, typer.Option(
+        "--out", help="Records folder; rerun with the same folder to resume.",
+        file_okay=False)] = Path("out/sbc"),
+    draws: Annotated[int, typer.Option("--draws", min=1, help="Draws per chain.")] = 500,
+    tune: Annotated[int, typer.Option("--tune", min=1, help="Tuning steps per chain.")] = 500,
+    chains: Annotated[int, typer.Option("--chains", min=1, help="Chains.")] = 2,
+    min_ess: Annotated[float, typer.Option(
+        "--min-ess", help="Bulk and tail ESS a replication needs to count as converged.")
+    ] = 100.0,
+) -> None:
+    """Run simulation-based calibration on a design and write its report."""
+    import warnings
+    from contextlib import nullcontext
+
+    from ceg.design import make_design
+    from ceg.errors import CegError, CegWarning
+    from ceg.registry import load_registries
+    from ceg.spec import ModelSpec
+    from ceg.validate.cluster import dask_client
+    from ceg.validate.report import sbc_report
+    from ceg.validate.sbc import SbcSettings, sbc
+
+    if serial and (workers is not None or scheduler is not None):
+        raise CegError("--serial runs without Dask: leave out --workers and --scheduler")
+    model_spec = ModelSpec.load(spec)
+    reg = load_registries()
+    if data is None:
+        from ceg.dataset import load_dataset
+
+        table, name = load_dataset(reg), "the bundled dataset"
+    else:
+        from ceg.table import read_table
+
+        table, name = read_table(data, reg), str(data)
+    design = make_design(table, reg)
+    settings = SbcSettings(draws=draws, tune=tune, chains=chains, min_ess=min_ess)
+    where = ("this process" if serial else f"the Dask cluster at {scheduler}" if scheduler
+             else f"a local Dask cluster of {workers or 'one worker per core'}")
+    console.print(f"SBC: {reps} replications on the design of {name} ({design.n_obs} rows), "
+                  f"spec '{model_spec.name}', {chains} chains x {draws} draws after {tune} "
+                  f"tuning steps, on {where}; records in {out}", highlight=False)
+    context = nullcontext(None) if serial else dask_client(workers=workers, scheduler=scheduler)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CegWarning)
+        with context as client:
+            run = sbc(model_spec, design, reps=reps, seed=seed, executor=client, out=out,
+                      settings=settings, on_record=_print_record,
+                      command=_command("sbc", spec=spec, data=data, reps=reps, seed=seed,
+                                       workers=workers, scheduler=scheduler, serial=serial,
+                                       out=out, draws=draws, tune=tune, chains=chains,
+                                       min_ess=min_ess))
+    report = sbc_report(run)
+    md = report.write(out, command=run.header.get("command"))
+    typer.echo(report.variables[["n_quantities", "coverage_50", "coverage_80",
+                                 "coverage_90"]].round(3).to_string())
+    console.print(f"Wrote the report to {md}", highlight=False)
+
+
+@app.command("sbc-report")
+def sbc_report_cmd(
+    run: Annotated[Path, typer.Argument(help="Records folder of 'ceg validate sbc'.",
+                                        file_okay=False)],
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Report folder (default: the records folder).", file_okay=False)] = None,
+) -> None:
+    """Write the SBC report (sbc.md, CSV tables, figures) from a run's records."""
+    from ceg.validate.report import sbc_report
+
+    report = sbc_report(run)
+    md = report.write(out or run, command=report.run.header.get("command"),
+                      report_command=_command("sbc-report", run, out=out))
+    console.print(f"Wrote the report to {md}", highlight=False)
+
+
+@app.command("holdout")
+def holdout_cmd(
+    data: Annotated[Path, typer.Argument(help="Evaluation table (CSV), e.g. from 'ceg data "
+                                              "import obsscaling'.", dir_okay=False)],
+    cutoff_flop: Annotated[float, typer.Option(
+        "--cutoff-flop", help="Fit models with pre-training compute at most this; predict "
+                              "the rest (ObsScaling: 8.4e22, Llama-2-7B).")] = 8.4e22,
+    spec: SpecOpt = "default",
+    out: Annotated[Path, typer.Option("--out", help="Report folder.", file_okay=False)
+                   ] = Path("out/holdout"),
+    draws: Annotated[int | None, typer.Option("--draws", min=1)] = None,
+    tune: Annotated[int | None, typer.Option("--tune", min=1)] = None,
+    chains: Annotated[int | None, typer.Option("--chains", min=1)] = None,
+    seed: Annotated[int | None, typer.Option("--seed")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="Hide the progress bar.")] = False,
+) -> None:
+    """Fit below a compute cutoff and predict the larger models' scores."""
+    import warnings
+
+    from ceg.errors import DataWarning
+    from ceg.registry import load_registries
+    from ceg.table import read_table
+    from ceg.validate.holdout import holdout
+
+    reg = load_registries()
+    table = read_table(data, reg)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)  # shown by read_table
+        result = holdout(table, cutoff_flop, spec, registries=reg, draws=draws, tune=tune,
+                         chains=chains, seed=seed, progress=not quiet)
+    md = result.write(out, command=_command(
+        "holdout", data, cutoff_flop=f"{cutoff_flop:g}", spec=spec, out=out, draws=draws,
+        tune=tune, chains=chains, seed=seed))
+    typer.echo(result.summary.round(3).to_string())
+    console.print(f"Training fit: {result.settings['diagnostics']}", highlight=False)
+    console.print(f"Wrote the report to {md}", highlight=False)
+
+
+@app.command("ppc")
+def ppc_cmd(
+    fit: Annotated[Path, typer.Argument(help="A fit saved by 'ceg fit' (NetCDF).",
+                                        dir_okay=False)],
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Also write ppc_observations.csv, ppc_groups.csv and ppc.json here.",
+        file_okay=False)] = None,
+    seed: Annotated[int | None, typer.Option(
+        "--seed", help="Seed of the predictive draws (default: the fit's).")] = None,
+) -> None:
+    """Posterior predictive checks: observed vs predicted, Pareto-k, LOO-PIT."""
+    from ceg.cli.model import frame_table
+    from ceg.fit import load_fit
+    from ceg.validate.ppc import PARETO_K_MAX, PIT_RANGE, ppc
+
+    result = ppc(load_fit(fit), seed=seed)
+    console.print(frame_table(result.groups.round(3).reset_index(), "Observed vs predicted "
+                              "score per benchmark and condition (90% predictive intervals)"))
+    loo = result.loo
+    console.print(f"PSIS-LOO: elpd {loo['elpd_loo']:.1f} (se {loo['se']:.1f}), p_loo "
+                  f"{loo['p_loo']:.1f}; {loo['n_pareto_k_gt_0.7']} observations with Pareto-k "
+                  f"> {PARETO_K_MAX}; {loo['n_loo_pit_outside']} with LOO-PIT outside "
+                  f"{PIT_RANGE}", highlight=False)
+    flagged = result.flagged
+    if len(flagged):
+        cols = ["observation", "model", "benchmark", "condition", "score", "pred_mean",
+                "reason"]
+        console.print(frame_table(flagged[cols].round(3), f"{len(flagged)} observations "
+                                  f"the model cannot explain (Pareto-k > {PARETO_K_MAX} or "
+                                  f"LOO-PIT outside {PIT_RANGE})"))
+    if out is not None:
+        for path in result.write(out):
+            console.print(f"Wrote {path}", highlight=False)
+
+
+def register(root: typer.Typer) -> None:
+    """Add the ``validate`` command group to the top-level ``ceg`` app.
+
+    Parameters
+    ----------
+    root
+        The root application.
+    """
+    root.add_typer(app, name="validate")

@@ -41,7 +41,7 @@ def test_sbc_replications_run_on_a_local_dask_cluster(tmp_path):
         assert r["mean_n_steps"] > 0
     # each worker compiles once: at most two replications paid for compilation
     assert sum(r["compile_seconds"] > 1.0 for r in run.records) <= 2
-    assert read_records(out).header["settings"]["draws"] == 100
+    assert read_records(out).header["settings"]["draws"] == settings.draws
     report = sbc_report(out, figures=False)
     assert report.quantities["n"].iloc[0] == 3
 

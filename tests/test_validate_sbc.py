@@ -108,6 +108,19 @@ def test_a_torn_last_line_is_dropped_and_that_replication_rerun(tmp_path, spec, 
     assert len(run.records) == 3
 
 
+def test_an_archived_gzipped_run_reads_the_same(tmp_path, spec, design):
+    import gzip
+    import shutil
+
+    out = tmp_path / "run"
+    sbc(spec, design, reps=3, seed=1, out=out, replicate=fake_replicate)
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    shutil.copy(out / sbc_mod.SETTINGS_FILE, archive)
+    (archive / (RECORDS_FILE + ".gz")).write_bytes(gzip.compress((out / RECORDS_FILE).read_bytes()))
+    assert read_records(archive).records == read_records(out).records
+
+
 def test_a_damaged_middle_line_is_an_error(tmp_path, spec, design):
     out = tmp_path / "run"
     sbc(spec, design, reps=2, seed=1, out=out, replicate=fake_replicate)

@@ -424,9 +424,15 @@ class SbcRecords:
 
 def _read_lines(path: Path) -> tuple[list[dict[str, Any]], bool]:
     """Read JSON lines; a torn last line (interrupted write) is dropped and reported."""
-    if not path.exists():
+    packed = path.with_name(path.name + ".gz")
+    if not path.exists() and packed.exists():  # an archived run (read only)
+        import gzip
+
+        text = gzip.decompress(packed.read_bytes()).decode()
+    elif not path.exists():
         return [], False
-    text = path.read_text()
+    else:
+        text = path.read_text()
     lines = text.split("\n")
     records, torn = [], False
     for i, line in enumerate(lines):
@@ -450,7 +456,8 @@ def read_records(folder: Path | str) -> SbcRecords:
     Parameters
     ----------
     folder
-        The run's folder (``--out`` of ``ceg validate sbc``).
+        The run's folder (``--out`` of ``ceg validate sbc``); its records may
+        be gzipped (``sbc_records.jsonl.gz``) to archive a finished run.
 
     Returns
     -------

@@ -81,3 +81,28 @@ def test_validate_help_lists_the_commands(capsys):
     out = capsys.readouterr().out
     for name in ("sbc", "sbc-report", "holdout", "ppc"):
         assert name in out
+
+
+def test_sbc_on_an_unknown_benchmark_names_it_and_lists_the_known_ones(tmp_path, capsys):
+    data = tmp_path / "t.csv"
+    table = synthetic_table()
+    table.to_csv(data, index=False)
+    code = run_guarded(app, ["validate", "sbc", "--serial", "--data", str(data),
+                             "-b", "NoSuchBench", "--out", str(tmp_path / "run")])
+    assert code == 2
+    err = flat(capsys.readouterr().err)
+    assert "'NoSuchBench'" in err and sorted(table["benchmark"].unique())[0] in err
+    assert not (tmp_path / "run").exists()  # refused before anything was written
+
+
+def test_only_benchmarks_keeps_their_rows_and_the_command_repeats_the_flag():
+    from ceg.cli.validate import _command, _only_benchmarks
+
+    table = synthetic_table()
+    keep = sorted(table["benchmark"].unique())[:2]
+    kept, name = _only_benchmarks(table, keep, "t.csv")
+    assert set(kept["benchmark"]) == set(keep)
+    assert len(kept) == table["benchmark"].isin(keep).sum()
+    assert name == f"t.csv, benchmarks {', '.join(keep)}"
+    assert _command("sbc", benchmark=keep, reps=3) == (
+        f"ceg validate sbc --benchmark {keep[0]} --benchmark {keep[1]} --reps 3")

@@ -39,9 +39,25 @@ def _command(*words: object, **options: object) -> str:
         flag = "--" + key.replace("_", "-")
         if value is True:
             out.append(flag)
+        elif isinstance(value, list):
+            for v in value:
+                out += [flag, str(v)]
         elif value not in (None, False):
             out += [flag, str(value)]
     return shlex.join(out)
+
+
+def _only_benchmarks(table, benchmarks: list[str], name: str):
+    """Return the rows of ``table`` on ``benchmarks`` and the design's description."""
+    from ceg.errors import CegError
+
+    known = set(table["benchmark"])
+    unknown = [b for b in benchmarks if b not in known]
+    if unknown:
+        raise CegError(f"--benchmark {', '.join(map(repr, unknown))}: not in {name}; its "
+                       f"benchmarks are {', '.join(sorted(known))}")
+    kept = table[table["benchmark"].isin(benchmarks)].reset_index(drop=True)
+    return kept, f"{name}, benchmarks {', '.join(sorted(set(benchmarks)))}"
 
 
 def _print_record(record: dict) -> None:
@@ -61,6 +77,9 @@ def sbc_cmd(
     data: Annotated[Path | None, typer.Option(
         "--data", help="Table whose design to simulate on (default: the bundled dataset).",
         dir_okay=False)] = None,
+    benchmark: Annotated[list[str] | None, typer.Option(
+        "--benchmark", "-b", help="Keep only this benchmark's rows of the table (repeat for "
+                                  "more): a smaller design for a quicker run.")] = None,
     reps: Annotated[int, typer.Option("--reps", min=1, help="Replications.")] = 200,
     seed: Annotated[int, typer.Option("--seed", help="Base seed of the run.")] = 20231212,
     workers: Annotated[int | None, typer.Option(
@@ -106,6 +125,8 @@ def sbc_cmd(
         from ceg.table import read_table
 
         table, name = read_table(data, reg), str(data)
+    if benchmark:
+        table, name = _only_benchmarks(table, benchmark, name)
     design = make_design(table, reg)
     settings = SbcSettings(draws=draws, tune=tune, chains=chains, min_ess=min_ess)
     where = ("this process" if serial else f"the Dask cluster at {scheduler}" if scheduler
@@ -119,7 +140,8 @@ def sbc_cmd(
         with context as client:
             run = sbc(model_spec, design, reps=reps, seed=seed, executor=client, out=out,
                       settings=settings, on_record=_print_record,
-                      command=_command("sbc", spec=spec, data=data, reps=reps, seed=seed,
+                      command=_command("sbc", spec=spec, data=data, benchmark=benchmark,
+                                       reps=reps, seed=seed,
                                        workers=workers, scheduler=scheduler, serial=serial,
                                        out=out, draws=draws, tune=tune, chains=chains,
                                        min_ess=min_ess))

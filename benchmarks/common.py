@@ -69,7 +69,7 @@ class Settings:
     sizes: tuple[int, ...] = (1_000, 10_000, 100_000)
     fit_sizes: tuple[int, ...] = (1_000, 10_000, 100_000)
     grad_evals: int = 3000
-    samplers: tuple[str, ...] = ("nutpie", "pymc", "numpyro")
+    samplers: tuple[str, ...] = ("nutpie", "nutpie-lowrank", "pymc", "numpyro")
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -320,3 +320,16 @@ class Result:
         """Record one target; ``judged=False`` (quick settings) leaves ``met`` as None."""
         self.targets.append({"target": target, "value": value, "limit": limit,
                              "met": met if judged and value is not None else None})
+
+
+def core_us_per_step(sample_s: float | None, steps: float | None, chains: int) -> float | None:
+    """Core-microseconds per leapfrog step: sampling wall x chains run at once / all steps.
+
+    ``steps`` counts tuning and draws of every chain. Comparable to the measured
+    cost of one log-density-and-gradient evaluation, plus the sampler's own
+    per-step work (and any contention from other processes).
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if not sample_s or not steps:
+        return None
+    return sample_s * min(chains, cores or 1) / steps * 1e6

@@ -15,13 +15,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import OBSSCALING_DIR, Result, Settings, rate, run_worker
+from benchmarks.common import (
+    OBSSCALING_DIR,
+    Result,
+    Settings,
+    core_us_per_step,
+    rate,
+    run_worker,
+)
 
 #: Targets of issue #6 (seconds): (cold, warm); None = no target.
 TARGETS = {"bundled": (30.0, 10.0), "obsscaling": (90.0, None)}
 
 
-def _row(run: dict[str, Any], r: dict[str, Any]) -> dict[str, Any]:
+def _row(run: dict[str, Any], r: dict[str, Any], chains: int) -> dict[str, Any]:
     wall = run["wall_from_launch_s"] if run["kind"] == "cold" else run["fit_s"]
     return {
         "fit": run["kind"],
@@ -35,6 +42,8 @@ def _row(run: dict[str, Any], r: dict[str, Any]) -> dict[str, Any]:
         "ESS/s": rate(run["min_ess_bulk"], wall),
         "ESS/s sampling": rate(run["min_ess_bulk"], run["sample_s"]),
         "steps/draw": run["steps_per_draw_mean"],
+        "core-us/step": core_us_per_step(run["sample_s"], run.get("steps_tuning_and_draws"),
+                                         chains),
         "max R-hat": run["max_rhat"],
         "div": run["divergences"],
         "converged": run["converged"],
@@ -48,7 +57,7 @@ def _fit_benchmark(name: str, dataset: str, settings: Settings, log_dir: Path,
             "--chains", str(settings.chains), "--seed", str(settings.seed), "--warm"]
     r = run_worker("fit", args, log_dir=log_dir)
     res.results = r
-    rows = [_row(run, r) for run in r["runs"]]
+    rows = [_row(run, r, settings.chains) for run in r["runs"]]
     res.tables[f"{dataset}: {settings.chains} chains x {settings.draws} draws after "
                f"{settings.tune} tuning, nutpie, target_accept {r['target_accept']}"] = rows
     cold_limit, warm_limit = TARGETS[name]

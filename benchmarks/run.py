@@ -77,6 +77,7 @@ def _fmt(v: Any) -> str:
 
 def print_result(console, result: Result, seconds: float) -> None:
     """Print a benchmark's tables, targets and notes."""
+    from rich.markup import escape
     from rich.table import Table
 
     console.rule(f"[bold]{result.name}[/bold]: {result.description} ({seconds:.0f} s)")
@@ -91,14 +92,15 @@ def print_result(console, result: Result, seconds: float) -> None:
             table.add_column(k, justify="left" if k in ("fit", "sampler", "quantity", "check",
                                                         "ratio", "note", "error") else "right")
         for row in rows:
-            table.add_row(*[_fmt(row.get(k)) for k in keys])
+            table.add_row(*[escape(_fmt(row.get(k))) for k in keys])
         console.print(table)
     for note in result.notes:
-        console.print(f"  note: {note}")
+        console.print(f"  note: {escape(note)}")
 
 
 def print_targets(console, results: list[Result]) -> None:
     """Print every benchmark's targets in one table."""
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title="Targets of issue #6 ('-': not judged by these settings)",
@@ -107,8 +109,40 @@ def print_targets(console, results: list[Result]) -> None:
         table.add_column(col, justify="right" if col == "value" else "left")
     for r in results:
         for t in r.targets:
-            table.add_row(r.name, t["target"], _fmt(t["value"]), t["limit"], _fmt(t["met"]))
+            table.add_row(r.name, escape(t["target"]), _fmt(t["value"]), escape(t["limit"]),
+                          _fmt(t["met"]))
     console.print(table)
+
+
+def _console():
+    from rich.console import Console
+
+    # wide tables stay readable when the output goes to a file or a pipe
+    return Console() if sys.stdout.isatty() else Console(width=240)
+
+
+def show(console, out: Path, names: list[str]) -> int:
+    """Print the tables and targets of results already written to ``out``."""
+    import json
+
+    shown = []
+    for name in names:
+        path = out / f"{name}.json"
+        if not path.exists():
+            continue
+        rec = json.loads(path.read_text())
+        result = Result(name=name, description=rec["description"], tables=rec["tables"],
+                        targets=rec["targets"], notes=rec["notes"])
+        m = rec["machine"]
+        console.print(f"{path}: {rec['mode']}, {rec['date']}, {m['cpu']}, "
+                      f"{m['usable_cores']} cores, load {m['load_average_at_start']}")
+        print_result(console, result, rec["duration_s"])
+        shown.append(result)
+    if not shown:
+        console.print(f"no results in {out}")
+        return 1
+    print_targets(console, shown)
+    return 0
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -122,6 +156,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=None,
                    help="folder for the JSON results (default benchmarks/results, or "
                         "benchmarks/results/quick with --quick)")
+    p.add_argument("--show", action="store_true",
+                   help="print the results already in --out (with --quick: the quick ones); "
+                        "run nothing")
     p.add_argument("--logs", type=Path, default=None,
                    help="folder for the workers' logs and draws (default: a temporary folder)")
     p.add_argument("--draws", type=int, help="override the draws per chain")
@@ -132,7 +169,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--sizes", type=int, nargs="+", help="override the synthetic sizes")
     p.add_argument("--fit-sizes", type=int, nargs="*",
                    help="override which synthetic sizes are fitted (none: give no value)")
-    p.add_argument("--samplers", nargs="+", choices=("nutpie", "pymc", "numpyro"),
+    p.add_argument("--samplers", nargs="+",
+                   choices=("nutpie", "nutpie-lowrank", "pymc", "numpyro"),
                    help="override the samplers compared")
     return p.parse_args(argv)
 
@@ -155,8 +193,6 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the chosen benchmarks; return 1 if any failed."""
-    from rich.console import Console
-
     args = parse_args(argv)
     settings = settings_from(args)
     out = args.out or (REPO / "benchmarks" / "results" / ("quick" if args.quick else ""))
@@ -166,7 +202,9 @@ def main(argv: list[str] | None = None) -> int:
         shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
     logs = (args.logs or Path(tempfile.gettempdir()) / "ceg-benchmarks"
             / datetime.now().strftime("%Y%m%d-%H%M%S")).resolve()
-    console = Console()
+    console = _console()
+    if args.show:
+        return show(console, out, names)
     info = {"machine": machine(), "versions": versions(), "git": git_state()}
     m = info["machine"]
     console.print(f"[bold]ceg benchmarks[/bold] ({settings.mode}): {', '.join(names)}\n"
@@ -198,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         write_json(out / f"{name}.json", record)
         print_result(console, result, seconds)
         if error:
-            console.print(f"[red]{error}[/red]")
+            console.print(error, style="red", markup=False)
         done.append(result)
     print_targets(console, done)
     return 1 if failed else 0

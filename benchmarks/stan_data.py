@@ -199,7 +199,7 @@ def stan_inits_from_pymc_point(point: dict[str, np.ndarray]) -> dict[str, Any]:
 
 
 def posterior_from_stan(draws: dict[str, np.ndarray], design: Design,
-                        num_chains: int) -> xr.Dataset:
+                        num_chains: int, warmup: int = 0) -> xr.Dataset:
     """Return a posterior Dataset (chain, draw, named dims) from PyStan 3 draws.
 
     Parameters
@@ -212,6 +212,8 @@ def posterior_from_stan(draws: dict[str, np.ndarray], design: Design,
         The design that was fitted (for coordinates).
     num_chains
         Number of chains sampled.
+    warmup
+        Tuning draws saved at the start of each chain (``save_warmup=True``), dropped.
 
     Returns
     -------
@@ -225,7 +227,8 @@ def posterior_from_stan(draws: dict[str, np.ndarray], design: Design,
         total = a.shape[-1]
         per_chain = total // num_chains
         a = a.reshape(*a.shape[:-1], per_chain, num_chains)  # (..., draw, chain)
-        a = np.moveaxis(a, [-1, -2], [0, 1])                 # (chain, draw, ...)
+        a = np.moveaxis(a, [-1, -2], [0, 1])[:, warmup:]     # (chain, draw, ...)
+        per_chain -= warmup
         if dim is None:
             a = a.reshape(num_chains, per_chain)
             data_vars[name] = (("chain", "draw"), a)

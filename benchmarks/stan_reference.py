@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.common import Result, Settings, rate, ratio, run_worker
+from benchmarks.common import Result, Settings, core_us_per_step, rate, ratio, run_worker
 
 #: Quantiles compared (the median and the summaries' central 90% interval).
 PROBS = (0.05, 0.5, 0.95)
@@ -96,22 +96,8 @@ def compare(reference, other, probs: tuple[float, ...] = PROBS,
             "agree": bool(z.max() <= bound), "probs": list(probs), "alpha": alpha}
 
 
-def _per_gradient_us(r: dict[str, Any], settings: Settings, cores: int) -> float | None:
-    """Approximate CPU microseconds per gradient: sampling time x parallel chains over steps.
-
-    Assumes tuning draws take as many leapfrog steps as the saved draws.
-    """
-    steps = r.get("steps_per_draw_mean")
-    if not steps:
-        return None
-    total = steps * (settings.draws + settings.tune) * settings.chains
-    return r["sample_s"] * min(settings.chains, cores) / total * 1e6
-
-
 def run(settings: Settings, log_dir: Path) -> Result:
     """Run nutpie and Stan cold on ``settings.dataset``, compare speed and posteriors."""
-    import os
-
     import xarray as xr
 
     res = Result(name="stan", description="Stan (PyStan 3) against nutpie on the same default "
@@ -135,7 +121,6 @@ def run(settings: Settings, log_dir: Path) -> Result:
     with xr.open_dataset(q_nutpie, engine="h5netcdf") as a, \
             xr.open_dataset(q_stan, engine="h5netcdf") as b:
         agreement = compare(a.load(), b.load())
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     n_run = nut["runs"][0]
     n_sample, n_total = n_run["sample_s"], n_run["compile_s"] + n_run["sample_s"]
     s_total = st["compile_s"] + st["sample_s"]
@@ -154,13 +139,15 @@ def run(settings: Settings, log_dir: Path) -> Result:
          "compile+sample s": n_total, "wall from launch s": n_run["wall_from_launch_s"],
          "min bulk ESS": n_run["min_ess_bulk"], "ESS/s sampling": n_ess_s,
          "steps/draw": n_run["steps_per_draw_mean"],
-         "~us/gradient": _per_gradient_us(n_run, settings, cores),
+         "core-us/step": core_us_per_step(n_sample, n_run["steps_tuning_and_draws"],
+                                          settings.chains),
          "div": n_run["divergences"], "max R-hat": n_run["max_rhat"]},
         {"sampler": "Stan (PyStan 3)", "compile s": st["compile_s"], "sample s": st["sample_s"],
          "compile+sample s": s_total, "wall from launch s": st["wall_from_launch_s"],
          "min bulk ESS": st["min_ess_bulk"], "ESS/s sampling": s_ess_s,
          "steps/draw": st["steps_per_draw_mean"],
-         "~us/gradient": _per_gradient_us(st, settings, cores),
+         "core-us/step": core_us_per_step(st["sample_s"], st["steps_tuning_and_draws"],
+                                          settings.chains),
          "div": st["divergences"], "max R-hat": st["max_rhat"]},
     ]
     res.tables["ratios (same run)"] = [
@@ -200,6 +187,9 @@ def run(settings: Settings, log_dir: Path) -> Result:
                agreement["max_abs_z"] / agreement["z_bound"], "<= 1", agreement["agree"])
     res.target("Stan and PyMC log densities differ by a constant",
                lp.get("stan_minus_pymc_max_dev"), "< 1e-6 relative", lp.get("agrees"))
+    res.notes.append(
+        "core-us/step: sampling wall x chains run at once / leapfrog steps of tuning and "
+        "draws; compare with the scaling benchmark's cost per gradient evaluation")
     res.notes.append(
         "Stan's adaptation and initialisation differ from nutpie's (Stan: uniform(-2, 2) on "
         "the unconstrained scale, 3-window diagonal adaptation; nutpie: jittered support "

@@ -50,9 +50,11 @@ class _Timers:
         self.compile = 0.0
         self.sample = 0.0
         self.built = None
+        self.steps_all: float | None = None
 
     def reset(self) -> None:
         self.compile = self.sample = 0.0
+        self.steps_all = None
 
     def install(self) -> None:
         """Wrap the two methods of :class:`ceg.sampling.CompiledModel` (this process only)."""
@@ -77,6 +79,34 @@ class _Timers:
 
         CompiledModel.build = classmethod(timed_build)
         CompiledModel.sample = timed_sample
+        self.count_nutpie_steps()
+
+    def count_nutpie_steps(self) -> None:
+        """Wrap ``nutpie.sample`` to count leapfrog steps of tuning and draws together.
+
+        ``ceg.sampling`` keeps only the draws' statistics, so the tuning steps
+        (often the larger part) are read here, before it drops them.
+        """
+        import nutpie
+
+        sample, timers = nutpie.sample, self
+
+        def counting_sample(*args, **kwargs):
+            idata = sample(*args, **kwargs)
+            timers.steps_all = _all_steps(idata)
+            return idata
+
+        nutpie.sample = counting_sample
+
+
+def _all_steps(idata) -> float | None:
+    """Leapfrog steps of tuning and draws of a nutpie InferenceData (None if unknown)."""
+    total = 0.0
+    for group in ("warmup_sample_stats", "sample_stats"):
+        if group not in idata.groups() or "n_steps" not in idata[group]:
+            return None
+        total += float(idata[group]["n_steps"].sum())
+    return total
 
 
 def _n_free(model) -> int:
@@ -145,6 +175,7 @@ def cmd_fit(a: argparse.Namespace) -> dict[str, Any]:
                "post_s": end - start - timers.compile - timers.sample,
                # from the parent's launch of this process: interpreter, imports, data, fit
                "wall_from_launch_s": end - a.launch_time if kind == "cold" else None,
+               "steps_tuning_and_draws": timers.steps_all,
                **_describe(fit)}
         runs.append(run)
         if i == 0:
@@ -177,7 +208,21 @@ def cmd_sample(a: argparse.Namespace) -> dict[str, Any]:
     ta = spec.sampler.target_accept
     start = time.time()
     sampling_attr = None
-    if a.sampler in ("nutpie", "pymc"):
+    timers = _Timers()
+    if a.sampler.startswith("nutpie"):
+        timers.count_nutpie_steps()
+    if a.sampler == "nutpie-lowrank":
+        import nutpie
+
+        model = build_model(spec, design)
+        compiled = nutpie.compile_pymc_model(model)
+        built = time.time()
+        full = nutpie.sample(compiled, draws=a.draws, tune=a.tune, chains=a.chains,
+                             seed=a.seed, target_accept=ta, progress_bar=False,
+                             cores=min(a.chains, os.cpu_count() or 1),
+                             low_rank_modified_mass_matrix=True)
+        idata = az.InferenceData(posterior=full.posterior, sample_stats=full.sample_stats)
+    elif a.sampler in ("nutpie", "pymc"):
         compiled = CompiledModel.build(spec, design, a.sampler)
         built = time.time()
         idata = compiled.sample(design.n_correct, draws=a.draws, tune=a.tune, chains=a.chains,
@@ -203,6 +248,7 @@ def cmd_sample(a: argparse.Namespace) -> dict[str, Any]:
             "build_s": built - start, "sample_s": end - built, "total_s": end - start,
             "sampler_reported_sampling_s": (float(sampling_attr) if sampling_attr is not None
                                             else None),
+            "steps_tuning_and_draws": timers.steps_all,
             "xla_flags": os.environ.get("XLA_FLAGS"), **_describe(fit)}
 
 
@@ -263,14 +309,15 @@ def cmd_stan(a: argparse.Namespace) -> dict[str, Any]:
     posterior = stan.build(code, data=data, random_seed=a.seed)
     built = time.time()
     fit = posterior.sample(num_chains=a.chains, num_samples=a.draws, num_warmup=a.tune,
-                           delta=spec.sampler.target_accept)
+                           delta=spec.sampler.target_accept, save_warmup=True)
     end = time.time()
     from benchmarks.stan_data import POSTERIOR_DIMS
 
-    post = posterior_from_stan({k: fit[k] for k in POSTERIOR_DIMS}, design, a.chains)
+    post = posterior_from_stan({k: fit[k] for k in POSTERIOR_DIMS}, design, a.chains,
+                               warmup=a.tune)
 
-    def stat(key: str) -> np.ndarray:
-        return np.moveaxis(fit[key].reshape(a.draws, a.chains), -1, 0)
+    def stat(key: str) -> np.ndarray:  # (chain, draw), tuning dropped
+        return np.moveaxis(fit[key].reshape(a.tune + a.draws, a.chains), -1, 0)[:, a.tune:]
 
     stats = xr.Dataset({"diverging": (("chain", "draw"), stat("divergent__").astype(bool)),
                         "energy": (("chain", "draw"), stat("energy__")),
@@ -285,7 +332,9 @@ def cmd_stan(a: argparse.Namespace) -> dict[str, Any]:
            "model_was_cached": cached, "target_accept": spec.sampler.target_accept,
            "startup_s": t0 - a.launch_time, "import_s": t_imported - t0,
            "compile_s": built - start, "sample_s": end - built, "total_s": end - start,
-           "wall_from_launch_s": end - a.launch_time, **_describe(result_fit)}
+           "wall_from_launch_s": end - a.launch_time,
+           "steps_tuning_and_draws": float(np.sum(fit["n_leapfrog__"])),
+           **_describe(result_fit)}
     if a.logp_points:
         out["logp_check"] = _logp_check(spec, design, posterior, data, a.logp_points, a.seed)
     return out
@@ -410,7 +459,7 @@ def main(argv: list[str] | None = None) -> int:
         if name in ("fit", "sample"):
             sp.add_argument("--sampler", default="nutpie",
                             choices=("nutpie", "pymc") if name == "fit"
-                            else ("nutpie", "pymc", "numpyro"))
+                            else ("nutpie", "nutpie-lowrank", "pymc", "numpyro"))
         if name == "fit":
             sp.add_argument("--warm", action="store_true", help="then refit in this process")
         if name == "stan":

@@ -30,7 +30,7 @@ from ceg.plots import (  # noqa: E402
 )
 from ceg.plots._common import CATEGORY_COLOURS  # noqa: E402
 from ceg.plots.checks import loo_pit_values  # noqa: E402
-from ceg.plots.predictive import randomised  # noqa: E402
+from ceg.predictive import randomised  # noqa: E402
 from ceg.spec import PRIOR_NAMES  # noqa: E402
 from ceg.table import enhancements_of  # noqa: E402
 from fakes import fake_fit, small_table  # noqa: E402

@@ -20,9 +20,9 @@ from __future__ import annotations
 from ceg.plots.checks import loo_pit, ppc
 from ceg.plots.curves import scaling_curves
 from ceg.plots.forest import ceg_forest
-from ceg.plots.predictive import posterior_predictive
 from ceg.plots.priors import prior_posterior
 from ceg.plots.scale import ceg_vs_compute
+from ceg.predictive import posterior_predictive
 
 __all__ = ["ceg_forest", "ceg_vs_compute", "loo_pit", "posterior_predictive", "ppc",
            "prior_posterior", "scaling_curves"]

@@ -35,13 +35,6 @@ def band_quantiles() -> list[float]:
     return [*lows, 0.5, *(1 - q for q in reversed(lows))]
 
 
-def thin(data: xr.Dataset | xr.DataArray, max_draws: int) -> xr.Dataset | xr.DataArray:
-    """Keep at most ``max_draws`` draws in all, evenly spaced within every chain."""
-    per_chain = max(1, max_draws // data.sizes["chain"])
-    step = int(np.ceil(data.sizes["draw"] / per_chain))
-    return data.isel(draw=slice(None, None, step))
-
-
 def samples(da: xr.DataArray, dim: str | None = None) -> np.ndarray:
     """Return draws as an array of shape (sample, ``dim``) or (sample,)."""
     stacked = da.stack(sample=("chain", "draw"))

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from ceg.plots._common import choose, panel_grid
-from ceg.plots.predictive import OBSERVED, posterior_predictive, predictive_scores, randomised
+from ceg.predictive import OBSERVED, posterior_predictive, predictive_scores, randomised
 from ceg.summary import INTERVAL
 from ceg.table import BASE
 
@@ -30,7 +30,7 @@ def ppc_table(fit: Fit, predictive: az.InferenceData) -> pd.DataFrame:
     fit
         The fit the replicates come from.
     predictive
-        Output of :func:`ceg.plots.predictive.posterior_predictive`.
+        Output of :func:`ceg.predictive.posterior_predictive`.
 
     Returns
     -------
@@ -63,7 +63,7 @@ def ppc(fit: Fit, benchmarks: Iterable[str] | None = None, *,
     perfect agreement. The title gives how many observed scores lie inside
     their 90% interval (about 90% if the model is well calibrated).
     Replicates are drawn by the model itself
-    (:func:`ceg.plots.predictive.posterior_predictive`, seeded with the
+    (:func:`ceg.predictive.posterior_predictive`, seeded with the
     fit's seed); the observed score is ``n_correct / n_items``, the count
     the model saw.
 
@@ -123,7 +123,7 @@ def loo_pit(fit: Fit, *, predictive: az.InferenceData | None = None, max_draws: 
     The leave-one-out probability integral transform (``arviz.plot_loo_pit``,
     ECDF minus the uniform CDF, with its 94% simultaneous band) of the
     counts ``n_correct``, randomised for discreteness
-    (:func:`ceg.plots.predictive.randomised`). A calibrated model stays
+    (:func:`ceg.predictive.randomised`). A calibrated model stays
     inside the band; an S shape means under-dispersed predictions, an
     inverted S over-dispersed ones, a shift a bias.
 
@@ -166,7 +166,7 @@ def loo_pit_values(predictive: az.InferenceData, seed: int) -> np.ndarray:
     Parameters
     ----------
     predictive
-        Output of :func:`ceg.plots.predictive.posterior_predictive`.
+        Output of :func:`ceg.predictive.posterior_predictive`.
     seed
         Seed of the randomisation.
 

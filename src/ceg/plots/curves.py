@@ -14,7 +14,8 @@ from matplotlib.ticker import NullFormatter
 
 from ceg.derived import base_success_probability
 from ceg.errors import CegError
-from ceg.plots._common import BANDS, band_quantiles, choose, panel_grid, thin
+from ceg.plots._common import BANDS, band_quantiles, choose, panel_grid
+from ceg.predictive import thin
 from ceg.table import BASE
 
 if TYPE_CHECKING:

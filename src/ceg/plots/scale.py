@@ -22,8 +22,8 @@ from ceg.plots._common import (
     choose,
     panel_grid,
     reference_lines,
-    thin,
 )
+from ceg.predictive import thin
 from ceg.table import enhancements_of
 
 if TYPE_CHECKING:

@@ -1,8 +1,8 @@
 """Posterior predictive checks of a fit: observed vs predicted scores, PSIS-LOO, LOO-PIT.
 
-- :func:`posterior_predictive` draws correct counts of every observation from
-  the fit's posterior with the model's own likelihood (seeded with the fit's
-  seed): the public function plots and checks build on.
+- :func:`ceg.predictive.posterior_predictive` (shared with the plots) draws
+  correct counts of every observation from the fit's posterior with the
+  model's own likelihood, seeded with the fit's seed.
 - :func:`loo_pit` gives each observation's leave-one-out probability integral
   transform from PSIS weights (randomised for the discrete counts, so it is
   Uniform(0, 1) under a correct model).
@@ -34,34 +34,6 @@ PARETO_K_MAX = 0.7
 PIT_RANGE = (0.025, 0.975)
 #: Central predictive interval of the per-observation table.
 INTERVAL = 0.9
-
-
-def posterior_predictive(fit: Fit, seed: int | None = None) -> xr.DataArray:
-    """Draw correct counts of every observation from the posterior predictive.
-
-    Parameters
-    ----------
-    fit
-        A fit (fresh or loaded).
-    seed
-        Seed of the draws; the fit's seed by default, so repeatable.
-
-    Returns
-    -------
-    xarray.DataArray
-        ``n_correct`` draws, dims (chain, draw, observation).
-    """
-    import pymc as pm
-
-    from ceg.model import build_model
-
-    model = build_model(fit.spec, fit.design)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # "posterior has extra variables"
-        pp = pm.sample_posterior_predictive(fit.idata, model=model, var_names=["n_correct"],
-                                            random_seed=fit.seed if seed is None else seed,
-                                            progressbar=False)
-    return pp.posterior_predictive["n_correct"]
 
 
 def loo_pit(log_likelihood: np.ndarray, predicted: np.ndarray, observed: np.ndarray,
@@ -175,7 +147,7 @@ def _reason(k: float, pit: float) -> str:
     return "; ".join(parts)
 
 
-def ppc(fit: Fit, seed: int | None = None) -> PpcResult:
+def ppc(fit: Fit, seed: int | None = None, max_draws: int = 4000) -> PpcResult:
     """Run the posterior predictive checks of a fit.
 
     Parameters
@@ -185,6 +157,9 @@ def ppc(fit: Fit, seed: int | None = None) -> PpcResult:
     seed
         Seed of the predictive draws and the PIT randomisation; the fit's by
         default.
+    max_draws
+        Posterior draws used (evenly thinned within each chain), for the
+        replicates and the LOO weights alike.
 
     Returns
     -------
@@ -193,18 +168,23 @@ def ppc(fit: Fit, seed: int | None = None) -> PpcResult:
     """
     import arviz as az
 
+    from ceg.predictive import OBSERVED, posterior_predictive
+
     seed = fit.seed if seed is None else seed
-    k_draws = posterior_predictive(fit, seed)
-    yrep = k_draws.stack(sample=("chain", "draw")).transpose("sample", "observation").to_numpy()
-    ll_da = fit.idata.log_likelihood["n_correct"]
-    ll = ll_da.stack(sample=("chain", "draw")).transpose("sample", "observation").to_numpy()
+    predictive = posterior_predictive(fit, max_draws=max_draws, seed=seed)
+
+    def samples(da: xr.DataArray) -> np.ndarray:
+        return da.stack(sample=("chain", "draw")).transpose("sample", "observation").to_numpy()
+
+    yrep = samples(predictive.posterior_predictive[OBSERVED])
+    ll = samples(predictive.log_likelihood[OBSERVED])
     design = fit.design
     y = design.n_correct
     n = design.n_items.astype(float)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # arviz warns about high Pareto k; we report them
-        loo = az.loo(fit.idata, var_name="n_correct", pointwise=True)
-        ess = float(np.nanmean(az.ess(fit.idata.log_likelihood)["n_correct"].to_numpy()))
+        loo = az.loo(predictive, var_name=OBSERVED, pointwise=True)
+        ess = float(np.nanmean(az.ess(predictive.log_likelihood)[OBSERVED].to_numpy()))
     reff = min(1.0, ess / yrep.shape[0]) if np.isfinite(ess) else 1.0
     pit, k = loo_pit(ll, yrep, y, np.random.default_rng(seed), reff=reff)
     s = yrep / n[None, :]
@@ -236,5 +216,4 @@ def ppc(fit: Fit, seed: int | None = None) -> PpcResult:
     return PpcResult(observations=obs, groups=groups, loo=summary)
 
 
-__all__ = ["INTERVAL", "PARETO_K_MAX", "PIT_RANGE", "PpcResult", "loo_pit",
-           "posterior_predictive", "ppc"]
+__all__ = ["INTERVAL", "PARETO_K_MAX", "PIT_RANGE", "PpcResult", "loo_pit", "ppc"]

@@ -1,4 +1,4 @@
-"""Posterior predictive draws of a fit, for the predictive checks.
+"""Posterior predictive draws of a fit: what the plots and ``ceg validate ppc`` check.
 
 The replicates come from the model itself: :func:`ceg.model.build_model` is
 rebuilt from the fit's spec and design and :func:`pymc.sample_posterior_predictive`
@@ -16,7 +16,6 @@ import numpy as np
 import xarray as xr
 
 from ceg.errors import CegError
-from ceg.plots._common import thin
 
 if TYPE_CHECKING:
     from ceg.fit import Fit
@@ -25,7 +24,15 @@ if TYPE_CHECKING:
 OBSERVED = "n_correct"
 
 
-def posterior_predictive(fit: Fit, max_draws: int = 1000) -> az.InferenceData:
+def thin(data: xr.Dataset | xr.DataArray, max_draws: int) -> xr.Dataset | xr.DataArray:
+    """Keep at most ``max_draws`` draws in all, evenly spaced within every chain."""
+    per_chain = max(1, max_draws // data.sizes["chain"])
+    step = int(np.ceil(data.sizes["draw"] / per_chain))
+    return data.isel(draw=slice(None, None, step))
+
+
+def posterior_predictive(fit: Fit, max_draws: int = 1000,
+                         seed: int | None = None) -> az.InferenceData:
     """Return posterior predictive replicates of ``n_correct`` with what LOO-PIT needs.
 
     Parameters
@@ -35,6 +42,8 @@ def posterior_predictive(fit: Fit, max_draws: int = 1000) -> az.InferenceData:
         made by :func:`ceg.fit.fit`).
     max_draws
         Posterior draws used in all (evenly thinned within each chain).
+    seed
+        Seed of the replicates; the fit's seed by default, so repeatable.
 
     Returns
     -------
@@ -68,7 +77,8 @@ def posterior_predictive(fit: Fit, max_draws: int = 1000) -> az.InferenceData:
     pymc_log.setLevel(logging.WARNING)  # not "Sampling: [n_correct]" on every report
     try:
         pp = pm.sample_posterior_predictive(idata, model=model, var_names=[OBSERVED],
-                                            random_seed=fit.seed, progressbar=False)
+                                            random_seed=fit.seed if seed is None else seed,
+                                            progressbar=False)
         if "log_likelihood" in fit.idata.groups():
             loglik = fit.idata.log_likelihood[[OBSERVED]].sel(draw=post["draw"])
         else:

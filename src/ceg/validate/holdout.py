@@ -151,6 +151,62 @@ def _sample_masked(spec: ModelSpec, design: Design, held_out: np.ndarray, *, dra
                          progress=progress)
 
 
+def unseen_families(table: pd.DataFrame, held_out: np.ndarray) -> list[str]:
+    """Return the families none of whose rows are in the training set, sorted."""
+    seen = set(table.loc[~np.asarray(held_out, bool), "family"])
+    return sorted(set(table["family"]) - seen)
+
+
+def with_new_family_effects(posterior: Any, unseen: list[str], seed: int) -> Any:
+    """Return the posterior with each unseen family's effect drawn as a new family's.
+
+    Family effects sum to zero over *all* families of the design, so the
+    effects of families without a training row are not draws of "a new
+    family": they are whatever keeps the sum at zero given the families
+    with data (measured on the ObsScaling split: the seven families whose
+    models are all above the cutoff were predicted 0.36 too high). For each
+    draw, an unseen family's effect is replaced by the mean effect of the
+    families with data plus ``family_sd`` times a standard normal, the
+    predictive of a family drawn from the same population.
+
+    Parameters
+    ----------
+    posterior
+        ``idata.posterior`` of a (masked) fit; not modified.
+    unseen
+        Families with no training row (:func:`unseen_families`).
+    seed
+        Seed of the standard normals.
+
+    Returns
+    -------
+    xarray.Dataset
+        A copy with the family effect's free variable (centred or not) and
+        ``family_effect`` replaced for the unseen families.
+    """
+    if not unseen or "family_effect" not in posterior:
+        return posterior
+    post = posterior.copy()
+    effect = post["family_effect"]
+    seen = [f for f in effect["family"].to_numpy() if f not in set(unseen)]
+    sd = post["family_sd"]
+    if sd.ndim > 2:  # a length-1 dim from the spec's prior shape
+        sd = sd.squeeze([d for d in sd.dims if d not in ("chain", "draw")], drop=True)
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((effect.sizes["chain"], effect.sizes["draw"], len(unseen)))
+    new = effect.sel(family=seen).mean("family").to_numpy()[..., None] \
+        + sd.to_numpy()[..., None] * z
+    updated = effect.copy()
+    where = {"family": unseen}
+    updated.loc[where] = new
+    post["family_effect"] = updated
+    if "family_effect_centred" in post:
+        post["family_effect_centred"] = updated.rename("family_effect_centred")
+    elif "family_effect_z" in post:
+        post["family_effect_z"] = (updated / sd).rename("family_effect_z")
+    return post
+
+
 def predictive_counts(idata: Any, spec: ModelSpec, design: Design, seed: int) -> np.ndarray:
     """Draw correct counts of every observation from a posterior, with the model's likelihood.
 
@@ -258,7 +314,9 @@ class HoldoutResult:
             "its mean; coverage of its central intervals (ends included). Baseline: a "
             "least-squares sigmoid with the chance floor per (benchmark, condition) in log10 "
             "FLOP, fitted to the training models of all families together; `mae_same_rows` is "
-            "the model's MAE on the rows the baseline could predict.",
+            "the model's MAE on the rows the baseline could predict. A family none of whose "
+            "models is in the training set is predicted as a new family of the population "
+            f"(families: {', '.join(s.get('unseen_families', [])) or 'none'}).",
             "",
             _md(self.summary),
             "",
@@ -312,7 +370,7 @@ def _md(frame: pd.DataFrame) -> str:
 
 
 def summarise_holdout(predictions: pd.DataFrame) -> pd.DataFrame:
-    """Return coverage and MAE per condition and overall.
+    """Return coverage and MAE per condition, overall, and by whether the family was seen.
 
     Parameters
     ----------
@@ -322,7 +380,9 @@ def summarise_holdout(predictions: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Indexed by condition (plus ``all``).
+        Indexed by condition, plus ``all`` and, when the predictions say which
+        families had training models, ``all: family in training`` and
+        ``all: new family``.
     """
     def one(df: pd.DataFrame) -> dict[str, float]:
         has = df["baseline_pred"].notna()
@@ -338,6 +398,11 @@ def summarise_holdout(predictions: pd.DataFrame) -> pd.DataFrame:
 
     rows = {c: one(g) for c, g in predictions.groupby("condition", sort=True)}
     rows["all"] = one(predictions)
+    if "family_in_training" in predictions:
+        seen = predictions["family_in_training"].astype(bool)
+        for label, rows_ in (("all: family in training", seen), ("all: new family", ~seen)):
+            if rows_.any():
+                rows[label] = one(predictions[rows_])
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("condition")
 
 
@@ -388,7 +453,14 @@ def holdout(table: pd.DataFrame, cutoff_flop: float = OBSSCALING_CUTOFF_FLOP,
     seconds = time.perf_counter() - start
     q = calibrated_quantities(idata.posterior, design, spec.x_ref)
     diag = diagnose(q, idata.sample_stats, spec.convergence)
-    counts = predictive_counts(idata, spec, design, seed)[:, mask]
+    unseen = unseen_families(table, mask)
+    predictive_idata = idata
+    if unseen:
+        import arviz as az
+
+        predictive_idata = az.InferenceData(
+            posterior=with_new_family_effects(idata.posterior, unseen, seed))
+    counts = predictive_counts(predictive_idata, spec, design, seed)[:, mask]
     held = table[mask]
     pred = score_predictions(counts, design.n_items[mask], held["score"].to_numpy(float))
     base = sigmoid_baseline(table, mask)[mask]
@@ -396,6 +468,7 @@ def holdout(table: pd.DataFrame, cutoff_flop: float = OBSSCALING_CUTOFF_FLOP,
     out = pd.concat([held[cols].reset_index(drop=True), pred], axis=1)
     out["baseline_pred"] = base
     out["baseline_abs_error"] = np.abs(base - out["score"].to_numpy())
+    out["family_in_training"] = ~out["family"].isin(unseen)
     model_of = table["family"] + "|" + table["model"]
     settings = {
         "cutoff_flop": float(cutoff_flop), "spec_name": spec.name,
@@ -404,6 +477,7 @@ def holdout(table: pd.DataFrame, cutoff_flop: float = OBSSCALING_CUTOFF_FLOP,
         "n_held_out_rows": int(mask.sum()),
         "n_train_models": int(model_of[~mask].nunique()),
         "n_held_out_models": int(model_of[mask].nunique()),
+        "unseen_families": unseen,
         "diagnostics": str(diag), "converged": diag.converged,
         "fit_seconds": round(seconds, 1),
         "mean_n_steps": (round(float(idata.sample_stats["n_steps"].mean()), 1)
@@ -413,4 +487,5 @@ def holdout(table: pd.DataFrame, cutoff_flop: float = OBSSCALING_CUTOFF_FLOP,
 
 
 __all__ = ["LEVELS", "OBSSCALING_CUTOFF_FLOP", "HoldoutResult", "held_out_mask", "holdout",
-           "predictive_counts", "score_predictions", "sigmoid_baseline", "summarise_holdout"]
+           "predictive_counts", "score_predictions", "sigmoid_baseline", "summarise_holdout",
+           "unseen_families", "with_new_family_effects"]

@@ -187,11 +187,13 @@ def with_new_family_effects(posterior: Any, unseen: list[str], seed: int) -> Any
     if not unseen or "family_effect" not in posterior:
         return posterior
     post = posterior.copy()
-    effect = post["family_effect"]
-    seen = [f for f in effect["family"].to_numpy() if f not in set(unseen)]
+    effect = post["family_effect"].transpose("chain", "draw", "family")
+    unseen_set = set(unseen)
+    seen = [f for f in effect["family"].to_numpy() if f not in unseen_set]
     sd = post["family_sd"]
     if sd.ndim > 2:  # a length-1 dim from the spec's prior shape
         sd = sd.squeeze([d for d in sd.dims if d not in ("chain", "draw")], drop=True)
+    sd = sd.transpose("chain", "draw")
     rng = np.random.default_rng(seed)
     z = rng.standard_normal((effect.sizes["chain"], effect.sizes["draw"], len(unseen)))
     new = effect.sel(family=seen).mean("family").to_numpy()[..., None] \

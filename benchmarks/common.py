@@ -192,16 +192,10 @@ def git_state() -> dict[str, Any]:
 def write_json(path: Path, obj: dict[str, Any]) -> Path:
     """Write ``obj`` as indented JSON, atomically (temporary file, then rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(obj, fh, indent=2, sort_keys=False, default=_jsonable)
-            fh.write("\n")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    from ceg.files import write_text_atomic
+
+    text = json.dumps(obj, indent=2, sort_keys=False, default=_jsonable) + "\n"
+    return write_text_atomic(path, text)
 
 
 def _jsonable(x: Any) -> Any:

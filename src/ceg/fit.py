@@ -14,8 +14,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -37,6 +35,7 @@ from ceg.errors import (
     FitFileError,
     SpecError,
 )
+from ceg.files import write_atomic
 from ceg.registry import Registries, load_registries, parse_benchmarks, parse_enhancements
 from ceg.sampling import compiled_model
 from ceg.spec import ModelSpec, SamplerName
@@ -177,15 +176,7 @@ class Fit:
         idata = self.idata.copy()
         idata.posterior.attrs.update({_ATTR + k: v for k, v in attrs.items()})
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(fd)
-        try:
-            idata.to_netcdf(tmp, engine="h5netcdf")
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        return path
+        return write_atomic(path, lambda tmp: idata.to_netcdf(tmp, engine="h5netcdf"))
 
 
 def load_fit(path: Path | str) -> Fit:
@@ -335,10 +326,8 @@ def fit(
     spec = _resolve_spec(spec)
     reg = registries if registries is not None else load_registries()
     table = validate_table(table, reg)
-    s = spec.sampler
-    draws, tune, chains = draws or s.draws, tune or s.tune, chains or s.chains
-    seed = int(s.seed if seed is None else seed)
-    sampler = sampler or s.name
+    s = spec.sampler.override(name=sampler, draws=draws, tune=tune, chains=chains, seed=seed)
+    draws, tune, chains, seed, sampler = s.draws, s.tune, s.chains, s.seed, s.name
     design = make_design(table, reg)
     compiled = compiled_model(spec, design, sampler)
     idata = compiled.sample(design.n_correct, draws=draws, tune=tune, chains=chains,

@@ -14,8 +14,6 @@ import base64
 import io
 import json
 import math
-import os
-import tempfile
 import warnings
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -27,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ceg.errors import CegError
+from ceg.files import write_text_atomic
 from ceg.spec import PRIOR_NAMES
 from ceg.table import BASE
 
@@ -435,18 +434,7 @@ def write_report(fit: Fit, path: Path | str, **options) -> Path:
     if not path.parent.is_dir():
         raise CegError(f"{path}: the folder '{path.parent}' does not exist; create it first")
     text = render_report(fit, **options)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)  # a page to share, not mkstemp's private 0600
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return write_text_atomic(path, text)
 
 
 __all__ = ["SECTIONS", "curve_benchmarks", "figure_html", "html_table", "render_report",

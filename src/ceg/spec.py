@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tomllib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, get_args, get_type_hints
@@ -82,6 +82,26 @@ class SamplerSettings:
     chains: int = 4
     target_accept: float = 0.9
     seed: int = 20231212
+
+    def override(self, *, name: SamplerName | None = None, draws: int | None = None,
+                 tune: int | None = None, chains: int | None = None,
+                 seed: int | None = None) -> SamplerSettings:
+        """Return these settings with every argument that is not ``None`` put in its place.
+
+        Parameters
+        ----------
+        name, draws, tune, chains, seed
+            Overrides (``None`` or 0 for draws, tune and chains keeps the spec's
+            value; the seed is stored as a Python ``int``).
+
+        Returns
+        -------
+        SamplerSettings
+            A new frozen instance.
+        """
+        return replace(self, name=name or self.name, draws=draws or self.draws,
+                       tune=tune or self.tune, chains=chains or self.chains,
+                       seed=int(self.seed if seed is None else seed))
 
 
 @dataclass(frozen=True)

@@ -43,23 +43,15 @@ def write_table_atomic(table: pd.DataFrame, path: Path) -> None:
     path
         Destination; its folder must exist.
     """
-    import os
-    import tempfile
-
     import pandas as pd
+
+    from ceg.files import write_atomic
 
     out = table.copy()
     if "n_items" in out.columns:
         out["n_items"] = out["n_items"].round().astype(pd.Int64Dtype())
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            out.to_csv(fh, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, lambda tmp: out.to_csv(tmp, index=False, encoding="utf-8",
+                                              lineterminator="\n"))
 
 
 def _check_output(path: Path) -> None:

@@ -15,13 +15,13 @@ averaged over benchmarks; the other rows hold its CEG on one benchmark at
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, get_args
 
 import typer
 
 from ceg.cli._common import console
+from ceg.files import write_atomic
 from ceg.spec import SamplerName
 
 if TYPE_CHECKING:
@@ -53,24 +53,6 @@ Format = enum.Enum("Format", [(n, n) for n in FORMATS], type=str)
 
 FitArg = Annotated[Path, typer.Argument(help="A fit saved by 'ceg fit' (NetCDF).",
                                         dir_okay=False)]
-
-
-def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp)`` on a temporary file next to ``path``, then rename it to ``path``.
-
-    ``path`` is either left as it was or replaced by the complete new file
-    (:func:`os.replace` is atomic within one file system).
-    """
-    import os
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 def _check_folder(path: Path) -> None:
@@ -347,15 +329,15 @@ def export_cmd(
     _check_folder(draws)
     result = load_fit(fit)
     if suffix == ".nc":
-        _write_atomic(draws, lambda p: result.quantities.to_netcdf(p, engine="h5netcdf"))
+        write_atomic(draws, lambda p: result.quantities.to_netcdf(p, engine="h5netcdf"))
         console.print(f"Wrote {len(result.quantities.data_vars)} CEG quantities to {draws}",
                       highlight=False)
         return
     frame = tidy_draws(result)
     if suffix == ".csv":
-        _write_atomic(draws, lambda p: frame.to_csv(p, index=False, lineterminator="\n"))
+        write_atomic(draws, lambda p: frame.to_csv(p, index=False, lineterminator="\n"))
     else:
-        _write_atomic(draws, lambda p: frame.to_parquet(p, index=False))
+        write_atomic(draws, lambda p: frame.to_parquet(p, index=False))
     console.print(f"Wrote {len(frame)} draws ({frame['enhancement'].nunique()} enhancements) "
                   f"to {draws}", highlight=False)
 

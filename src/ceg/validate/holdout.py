@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ import pandas as pd
 
 from ceg.design import Design, make_design
 from ceg.errors import CegError
+from ceg.files import write_text_atomic
 from ceg.registry import Registries
 from ceg.spec import ModelSpec, SamplerName
 
@@ -342,20 +342,14 @@ class HoldoutResult:
         """
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        _atomic(folder / "holdout_predictions.csv",
+        write_text_atomic(folder / "holdout_predictions.csv",
                 self.predictions.to_csv(index=False, float_format="%.5g", lineterminator="\n"))
         payload = {"settings": self.settings, "command": command,
                    "summary": json.loads(self.summary.reset_index().to_json(orient="records"))}
-        _atomic(folder / "holdout.json", json.dumps(payload, indent=1) + "\n")
+        write_text_atomic(folder / "holdout.json", json.dumps(payload, indent=1) + "\n")
         md = folder / "holdout.md"
-        _atomic(md, self.markdown(command) + "\n")
+        write_text_atomic(md, self.markdown(command) + "\n")
         return md
-
-
-def _atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def _md(frame: pd.DataFrame) -> str:
@@ -444,10 +438,8 @@ def holdout(table: pd.DataFrame, cutoff_flop: float = OBSSCALING_CUTOFF_FLOP,
     reg = registries if registries is not None else load_registries()
     table = validate_table(table, reg).reset_index(drop=True)
     mask = held_out_mask(table, cutoff_flop)
-    s = spec.sampler
-    draws, tune, chains = draws or s.draws, tune or s.tune, chains or s.chains
-    seed = int(s.seed if seed is None else seed)
-    sampler = sampler or s.name
+    s = spec.sampler.override(name=sampler, draws=draws, tune=tune, chains=chains, seed=seed)
+    draws, tune, chains, seed, sampler = s.draws, s.tune, s.chains, s.seed, s.name
     design = make_design(table, reg)
     start = time.perf_counter()
     idata = _sample_masked(spec, design, mask, draws=draws, tune=tune, chains=chains,

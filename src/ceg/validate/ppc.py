@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import json
-import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 import xarray as xr
+
+from ceg.files import write_text_atomic
 
 if TYPE_CHECKING:
     from ceg.fit import Fit
@@ -128,11 +129,7 @@ class PpcResult:
             ("ppc.json", json.dumps({"loo": self.loo, "n_flagged": int(len(self.flagged))},
                                     indent=1) + "\n"),
         ):
-            path = folder / name
-            tmp = path.with_name(f".{name}.tmp")
-            tmp.write_text(text)
-            os.replace(tmp, path)
-            out.append(path)
+            out.append(write_text_atomic(folder / name, text))
         return out
 
 

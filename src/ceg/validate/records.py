@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from ceg.errors import CegError
+from ceg.files import write_text_atomic
 
 if TYPE_CHECKING:
     from ceg.design import Design
@@ -90,12 +90,6 @@ def make_header(spec: ModelSpec, design: Design, settings: SbcSettings, seed: in
         "versions": _versions(),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 @dataclass
@@ -214,7 +208,7 @@ def open_folder(folder: Path, header: dict[str, Any]) -> set[int]:
     folder.mkdir(parents=True, exist_ok=True)
     head = folder / SETTINGS_FILE
     if not head.exists():
-        _write_atomic(head, json.dumps(header, indent=1) + "\n")
+        write_text_atomic(head, json.dumps(header, indent=1) + "\n")
         return set()
     old = read_records(folder).header
     differ = [k for k in IDENTITY_KEYS if old.get(k) != header.get(k)]
@@ -228,7 +222,7 @@ def open_folder(folder: Path, header: dict[str, Any]) -> set[int]:
     path = folder / RECORDS_FILE
     records, torn = _read_lines(path)
     if torn:  # drop the half-written line so that appended records start on a new line
-        _write_atomic(path, "".join(json.dumps(r) + "\n" for r in records))
+        write_text_atomic(path, "".join(json.dumps(r) + "\n" for r in records))
     return {int(r["rep"]) for r in records}
 
 

@@ -15,7 +15,6 @@ gives the coverage over converged replications alone.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ceg.files import write_text_atomic
 from ceg.validate import calibration
 from ceg.validate.sbc import SbcRecords, read_records, variable_of
 
@@ -363,20 +363,14 @@ class SbcReport:
         (folder / "figures").mkdir(parents=True, exist_ok=True)
         for name, fig in self.figures.items():
             fig.savefig(folder / "figures" / f"{name}.png", dpi=110)
-        _atomic(folder / "sbc_quantities.csv",
+        write_text_atomic(folder / "sbc_quantities.csv",
                 self.quantities.to_csv(float_format="%.4g", lineterminator="\n"))
-        _atomic(folder / "sbc_replications.csv",
+        write_text_atomic(folder / "sbc_replications.csv",
                 self.replications.to_csv(index=False, float_format="%.6g",
                                          lineterminator="\n"))
         md = folder / "sbc.md"
-        _atomic(md, self.markdown(command, report_command) + "\n")
+        write_text_atomic(md, self.markdown(command, report_command) + "\n")
         return md
-
-
-def _atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def _md_table(frame: pd.DataFrame) -> str:

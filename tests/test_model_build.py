@@ -109,7 +109,7 @@ def owned(names: set[str], prefixes: tuple[str, ...]) -> set[str]:
 # Free variables a switch removes, by name prefix (centred or non-centred alike).
 @pytest.mark.parametrize(("switch", "prefixes"), [
     ({"family_effects": False}, ("family_effect", "family_sd")),
-    ({"latent_compute": False}, ("log10_flop",)),
+    ({"latent_compute": False}, ("log10_flop", "effective_log10_flop")),
     ({"protocol_offsets": False}, ("protocol_",)),
     ({"scale_dependence": False}, ("shift_scale_slope", "slope_mean", "slope_sd")),
     ({"concentration": "global"}, ("log_concentration_z", "log_concentration_centred",

@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
+import xarray as xr
 
 from ceg.curve import success_probability
 from ceg.design import Design
@@ -46,7 +47,7 @@ def _prior(spec: ModelSpec, name: str, dims: str | None = None) -> pt.TensorVari
 
 
 def _pooled(spec: ModelSpec, stem: str, mean: str | None, sd: str, dims: str,
-            size: int) -> pt.TensorVariable:
+            size: int, loc: pt.TensorVariable | None = None) -> pt.TensorVariable:
     """Hierarchical effect over ``dims`` with a pooled mean (0 if ``mean`` is None) and sd.
 
     Non-centred, ``mean + sd * z``, unless ``stem`` is listed in the spec's
@@ -63,7 +64,8 @@ def _pooled(spec: ModelSpec, stem: str, mean: str | None, sd: str, dims: str,
     sampler steps. The implied prior on the effects is the same exchangeable
     normal up to the ``(1 - 1/n)`` variance factor of the sum-to-zero part.
     """
-    loc = _prior(spec, mean) if mean is not None else 0.0
+    if loc is None:
+        loc = _prior(spec, mean) if mean is not None else 0.0
     scale = _prior(spec, sd)
     if stem in spec.structure.centred_effects:
         return pm.Normal(f"{stem}_centred", loc, scale, dims=dims, shape=size)
@@ -113,14 +115,6 @@ def build_model(spec: ModelSpec, design: Design,
     n_bench, n_enh, n_eb = len(c["benchmark"]), len(c["enhancement"]), len(
         c["enhancement_benchmark"])
     with pm.Model(coords=c) as model:
-        # Compute: decades from x_ref; latent where train_flop is an estimate.
-        xc = pt.as_tensor_variable(design.model_log10_flop - x_ref)
-        if s.latent_compute and len(design.latent_model_index):
-            z = pm.Normal("log10_flop_z", 0.0, 1.0, dims="latent_model")
-            idx = design.latent_model_index
-            xc = pt.set_subtensor(xc[idx], xc[idx] + design.model_log10_sd[idx] * z)
-        pm.Deterministic("log10_flop", xc + x_ref, dims="model")
-
         if s.family_effects and len(c["family"]) > 1:
             fam_sd = _prior(spec, "family_sd")
             if "family_effect" in s.centred_effects:
@@ -131,6 +125,17 @@ def build_model(spec: ModelSpec, design: Design,
             fam = pt.zeros(len(c["family"]))
         pm.Deterministic("family_effect", fam, dims="family")
 
+        # Compute: decades from x_ref; latent where train_flop is an estimate.
+        xc = pt.as_tensor_variable(design.model_log10_flop - x_ref)
+        if s.latent_compute and len(design.latent_model_index):
+            idx = design.latent_model_index
+            if s.anchor_family_effects:
+                xc = pt.set_subtensor(xc[idx], _anchored_latent_compute(design, fam, xc[idx]))
+            else:
+                z = pm.Normal("log10_flop_z", 0.0, 1.0, dims="latent_model")
+                xc = pt.set_subtensor(xc[idx], xc[idx] + design.model_log10_sd[idx] * z)
+        pm.Deterministic("log10_flop", xc + x_ref, dims="model")
+
         if s.protocol_offsets and len(c["protocol"]):
             offset = _pooled(spec, "protocol_offset", None, "protocol_sd", "protocol",
                              len(c["protocol"]))
@@ -140,12 +145,15 @@ def build_model(spec: ModelSpec, design: Design,
 
         # The curve is parameterised by its logit at x_ref and its slope, which the
         # data pin down nearly independently; the midpoint is derived from them.
-        logit_ref = pm.Deterministic("logit_at_ref", _pooled(
-            spec, "logit_at_ref", "logit_ref_mean", "logit_ref_sd", "benchmark", n_bench),
-            dims="benchmark")
         slope = pm.Deterministic("slope", pt.exp(_pooled(
             spec, "log_slope", "log_slope_mean", "log_slope_sd", "benchmark", n_bench)),
             dims="benchmark")
+        if s.anchor_family_effects and "logit_at_ref" in s.centred_effects:
+            logit_ref = _anchored_logit_at_ref(spec, design, fam, slope)
+        else:
+            logit_ref = _pooled(spec, "logit_at_ref", "logit_ref_mean", "logit_ref_sd",
+                                "benchmark", n_bench)
+        logit_ref = pm.Deterministic("logit_at_ref", logit_ref, dims="benchmark")
         midpoint_c = -logit_ref / slope
         pm.Deterministic("midpoint", midpoint_c + x_ref, dims="benchmark")
         if s.likelihood == "beta_binomial":
@@ -163,13 +171,9 @@ def build_model(spec: ModelSpec, design: Design,
         mu_cat = pm.Deterministic("category_mean", _pooled(
             spec, "category_mean", "shift_mean", "category_sd", "category",
             len(c["category"])), dims="category")
-        enh_sd = _prior(spec, "enhancement_sd")
-        a = pm.Deterministic(
-            "shift_intercept",
-            mu_cat[design.enhancement_category]
-            + enh_sd * pm.Normal("shift_intercept_z", 0.0, 1.0, dims="enhancement",
-                                 shape=n_enh),
-            dims="enhancement")
+        a = pm.Deterministic("shift_intercept", _pooled(
+            spec, "shift_intercept", None, "enhancement_sd", "enhancement", n_enh,
+            loc=mu_cat[design.enhancement_category]), dims="enhancement")
         u = pm.Deterministic("shift_deviation", _pooled(
             spec, "shift_deviation", None, "benchmark_shift_sd", "enhancement_benchmark",
             n_eb), dims="enhancement_benchmark")
@@ -207,6 +211,112 @@ def build_model(spec: ModelSpec, design: Design,
         else:
             pm.Binomial("n_correct", n=n_items, p=p, observed=n_correct, dims=obs_dim)
     return model
+
+
+def benchmark_family_share(design: Design) -> np.ndarray:
+    """Return each family's share of each benchmark's observations.
+
+    Parameters
+    ----------
+    design
+        Coordinates and index arrays of the evaluation table.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(benchmark, family)``; every row sums to 1.
+    """
+    share = np.zeros((len(design.coords["benchmark"]), len(design.coords["family"])))
+    np.add.at(share, (design.obs_benchmark, design.model_family[design.obs_model]), 1.0)
+    return share / share.sum(axis=1, keepdims=True)
+
+
+def _anchored_logit_at_ref(spec: ModelSpec, design: Design, family_effect: pt.TensorVariable,
+                           slope: pt.TensorVariable) -> pt.TensorVariable:
+    r"""The benchmarks' logits at x_ref, sampled as seen by the families that measured them.
+
+    A benchmark measured by one family pins down only
+    :math:`\ell_b + \alpha_b \delta_f`: its difficulty and that family's
+    efficiency trade off one for one, and the sampler has to walk that ridge for
+    every such benchmark at once. So the free variable is the logit at x_ref of
+    the benchmark's own families (their effects averaged by rows,
+    :math:`\bar\delta_b`), :math:`\ell'_b = \ell_b + \alpha_b\bar\delta_b`,
+    with prior :math:`N(\mu_\ell + \alpha_b\bar\delta_b, \sigma_\ell)`; and
+    :math:`\ell_b = \ell'_b - \alpha_b\bar\delta_b`. Given the family
+    effects and slopes this is a shift (Jacobian 1), so the model's density
+    over :math:`\ell_b` is unchanged: only the coordinates the sampler moves
+    in change.
+    """
+    share = benchmark_family_share(design)
+    on_bench = slope * pt.dot(share, family_effect)
+    mean, sd = _prior(spec, "logit_ref_mean"), _prior(spec, "logit_ref_sd")
+    anchored = pm.Normal("logit_at_ref_anchored", mean + on_bench, sd, dims="benchmark")
+    return anchored - on_bench
+
+
+def _anchored_latent_compute(design: Design, family_effect: pt.TensorVariable,
+                            log10_flop_estimate: pt.TensorVariable) -> pt.TensorVariable:
+    r"""Latent compute of the models whose ``train_flop`` is an estimate, sampled as the data see it.
+
+    The rows of model :math:`m` see :math:`x_m + \delta_f` (its compute plus its
+    family's efficiency), so for a family whose compute is all estimated the two
+    trade off one for one. The free variable is that sum,
+    :math:`w_m \sim N(\hat x_m + \delta_f, \mathrm{sd}_m)`, and
+    :math:`x_m = w_m - \delta_f`: given the family effect a shift, so the
+    model's density over :math:`x_m` (:math:`N(\hat x_m, \mathrm{sd}_m)`) is
+    unchanged. Returns :math:`x_m - x_{ref}` of the latent models.
+    """
+    idx = design.latent_model_index
+    fam = family_effect[design.model_family[idx]]
+    seen = pm.Normal("effective_log10_flop_latent", log10_flop_estimate + fam,
+                     design.model_log10_sd[idx], dims="latent_model")
+    return seen - fam
+
+
+def reanchor(posterior: xr.Dataset, spec: ModelSpec, design: Design) -> xr.Dataset:
+    """Return the posterior with its anchored free variables recomputed from the reported ones.
+
+    Where ``structure.anchor_family_effects`` is on, the sampler's variables
+    for the benchmarks' logits and the latent compute include the family
+    effects (see :func:`build_model`). A caller that changes ``family_effect``
+    in a posterior (held-out prediction draws an unseen family's effect anew)
+    calls this so that a model evaluated at the changed posterior keeps every
+    ``logit_at_ref`` and ``log10_flop`` as they were and sees the new family
+    effects only where a family's own rows do.
+
+    Parameters
+    ----------
+    posterior
+        A posterior with ``family_effect``, ``slope``, ``logit_at_ref`` and
+        ``log10_flop``; not modified.
+    spec, design
+        The spec and design it was fitted with.
+
+    Returns
+    -------
+    xarray.Dataset
+        A copy with ``logit_at_ref_anchored`` and
+        ``effective_log10_flop_latent`` (those present) replaced.
+    """
+    post = posterior.copy()
+    effect = post["family_effect"]
+    if "logit_at_ref_anchored" in post:
+        share = xr.DataArray(benchmark_family_share(design), dims=("benchmark", "family"),
+                             coords={"benchmark": design.coords["benchmark"],
+                                     "family": design.coords["family"]})
+        on_bench = post["slope"] * (share * effect).sum("family")
+        post["logit_at_ref_anchored"] = (post["logit_at_ref"] + on_bench).transpose(
+            *post["logit_at_ref_anchored"].dims)
+    if "effective_log10_flop_latent" in post:
+        latent = design.coords["latent_model"]
+        fam = [design.coords["family"][design.model_family[i]]
+               for i in design.latent_model_index]
+        x = post["log10_flop"].sel(model=latent).rename(model="latent_model")
+        seen = x - spec.x_ref + effect.sel(family=fam).rename(family="latent_model").assign_coords(
+            latent_model=latent)
+        post["effective_log10_flop_latent"] = seen.transpose(
+            *post["effective_log10_flop_latent"].dims)
+    return post
 
 
 def _training_rows(design: Design, held_out: np.ndarray) -> np.ndarray:

@@ -70,6 +70,7 @@ class Structure:
     family_effects: bool = True
     probability_clip: float = 1e-6
     centred_effects: tuple[str, ...] = ()
+    anchor_family_effects: bool = False
 
 
 @dataclass(frozen=True)

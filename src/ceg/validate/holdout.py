@@ -452,8 +452,10 @@ def holdout(table: pd.DataFrame, cutoff_flop: float = OBSSCALING_CUTOFF_FLOP,
     if unseen:
         import arviz as az
 
-        predictive_idata = az.InferenceData(
-            posterior=with_new_family_effects(idata.posterior, unseen, seed))
+        from ceg.model import reanchor
+
+        predictive_idata = az.InferenceData(posterior=reanchor(
+            with_new_family_effects(idata.posterior, unseen, seed), spec, design))
     counts = predictive_counts(predictive_idata, spec, design, seed)[:, mask]
     held = table[mask]
     pred = score_predictions(counts, design.n_items[mask], held["score"].to_numpy(float))

@@ -129,3 +129,31 @@ def test_reanchor_recomputes_the_anchored_variables_from_the_reported_ones(model
     for n in ("logit_at_ref_anchored", "effective_log10_flop_latent"):
         np.testing.assert_allclose(back[n].to_numpy(), post[n].to_numpy(), rtol=1e-10)
     assert float(scrambled["logit_at_ref_anchored"].max()) == 99.0  # input not modified
+
+
+def test_anchored_shifts_have_the_models_prior(design):
+    """Under the prior, a_e ~ N(mu_k, sigma_a) and u_eb ~ N(0, sigma_u), all independent.
+
+    4,000 prior draws: the standardised effects have mean 0 (standard error 1/sqrt(4000) =
+    0.016) and sd 1 (standard error about 0.011); a correlation between two of them has
+    standard error 0.016. Tolerances are 4 standard errors.
+    """
+    import pymc as pm
+
+    spec = ModelSpec.load("default")
+    spec = replace(spec, structure=replace(spec.structure, anchor_enhancement_shifts=True))
+    model = build_model(spec, design)
+    names = ["shift_intercept", "shift_deviation", "category_mean", "enhancement_sd",
+             "benchmark_shift_sd"]
+    a, u, mu, sd_a, sd_u = pm.draw([model[n] for n in names], draws=4000, random_seed=3)
+    cat = design.enhancement_category
+    za = (a - mu[:, cat]) / sd_a[:, None]
+    zu = u / sd_u[:, None]
+    assert np.all(np.abs(za.mean(0)) < 0.064) and np.all(np.abs(zu.mean(0)) < 0.064)
+    assert np.all(np.abs(za.std(0) - 1) < 0.045) and np.all(np.abs(zu.std(0) - 1) < 0.045)
+    enh = design.coords["enhancement"].index("few_shot")
+    cols = np.flatnonzero(design.enhancement_benchmark_pairs[:, 0] == enh)
+    assert len(cols) > 10  # the case the anchoring is for: many benchmarks per enhancement
+    corr = np.corrcoef(np.column_stack([za[:, enh], zu[:, cols[:10]]]).T)
+    off = corr[~np.eye(len(corr), dtype=bool)]
+    assert np.max(np.abs(off)) < 0.064

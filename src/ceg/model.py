@@ -171,12 +171,15 @@ def build_model(spec: ModelSpec, design: Design,
         mu_cat = pm.Deterministic("category_mean", _pooled(
             spec, "category_mean", "shift_mean", "category_sd", "category",
             len(c["category"])), dims="category")
-        a = pm.Deterministic("shift_intercept", _pooled(
-            spec, "shift_intercept", None, "enhancement_sd", "enhancement", n_enh,
-            loc=mu_cat[design.enhancement_category]), dims="enhancement")
-        u = pm.Deterministic("shift_deviation", _pooled(
-            spec, "shift_deviation", None, "benchmark_shift_sd", "enhancement_benchmark",
-            n_eb), dims="enhancement_benchmark")
+        if s.anchor_enhancement_shifts:
+            a, u = _anchored_shifts(spec, design, mu_cat[design.enhancement_category])
+        else:
+            a = _pooled(spec, "shift_intercept", None, "enhancement_sd", "enhancement", n_enh,
+                        loc=mu_cat[design.enhancement_category])
+            u = _pooled(spec, "shift_deviation", None, "benchmark_shift_sd",
+                        "enhancement_benchmark", n_eb)
+        a = pm.Deterministic("shift_intercept", a, dims="enhancement")
+        u = pm.Deterministic("shift_deviation", u, dims="enhancement_benchmark")
         if s.scale_dependence:
             gamma = _pooled(spec, "shift_scale_slope", "slope_mean", "slope_sd", "enhancement",
                             n_enh)
@@ -252,6 +255,57 @@ def _anchored_logit_at_ref(spec: ModelSpec, design: Design, family_effect: pt.Te
     mean, sd = _prior(spec, "logit_ref_mean"), _prior(spec, "logit_ref_sd")
     anchored = pm.Normal("logit_at_ref_anchored", mean + on_bench, sd, dims="benchmark")
     return anchored - on_bench
+
+
+def _anchored_shifts(spec: ModelSpec, design: Design, category_mean: pt.TensorVariable
+                     ) -> tuple[pt.TensorVariable, pt.TensorVariable]:
+    r"""Enhancement intercepts and benchmark deviations, sampled as the data see them.
+
+    The rows of enhancement :math:`e` pin down :math:`a_e + u_{e,b}` on each of
+    its :math:`n_e` benchmarks; the common part of :math:`a_e` and the
+    :math:`u_{e,b}` is set by the prior alone, so in the plain coordinates
+    :math:`a_e` and all its deviations drift together (the largest posterior
+    correlations of the bundled fit: one-shot, few-shot and chain-of-thought
+    deviations). Here the free variables are the enhancement's mean shift over
+    its benchmarks, :math:`c_e = a_e + \bar u_e`, the deviations' centred part
+    and a standardised residual of :math:`a_e` given :math:`c_e`. With
+    :math:`s_e^2 = \sigma_u^2 / n_e` and :math:`v_e = \sigma_a^2 + s_e^2`,
+
+    .. math::
+
+        c_e &\sim N(\mu_{k(e)}, \sqrt{v_e}), \quad
+        a_e = \mu_{k(e)} + \tfrac{\sigma_a^2}{v_e}(c_e - \mu_{k(e)})
+              + \sqrt{\sigma_a^2 s_e^2 / v_e}\,\zeta_e, \quad \zeta_e \sim N(0, 1), \\
+        u_{e,b} &= (c_e - a_e) + \sigma_u (z_{e,b} - \bar z_e), \quad z_{e,b} \sim N(0, 1),
+
+    which is the model's own joint distribution of :math:`(a_e, u_{e,\cdot})`
+    (:math:`a_e \sim N(\mu_k, \sigma_a)` and :math:`u_{e,b} \sim N(0, \sigma_u)`
+    independent): the mean and the centred part of i.i.d. normals are
+    independent, and :math:`a_e \mid c_e` is the normal conditional. The mean
+    :math:`\bar z_e` does not enter the model (a direction the prior alone
+    sets, independent of everything else).
+
+    Returns
+    -------
+    tuple of TensorVariable
+        :math:`a_e` (dims enhancement) and :math:`u_{e,b}` (dims enhancement_benchmark).
+    """
+    pairs_enh = design.enhancement_benchmark_pairs[:, 0]
+    n_enh = len(design.coords["enhancement"])
+    n_bench_of = np.bincount(pairs_enh, minlength=n_enh).astype(float)
+    sd_a, sd_u = _prior(spec, "enhancement_sd"), _prior(spec, "benchmark_shift_sd")
+    var_mean = sd_u**2 / np.maximum(n_bench_of, 1.0)
+    var_c = sd_a**2 + var_mean
+    c = pm.Normal("shift_measured_mean", category_mean, pt.sqrt(var_c), dims="enhancement")
+    zeta = pm.Normal("shift_intercept_z", 0.0, 1.0, dims="enhancement")
+    a = (category_mean + sd_a**2 / var_c * (c - category_mean)
+         + pt.sqrt(sd_a**2 * var_mean / var_c) * zeta)
+    z = pm.Normal("shift_deviation_z", 0.0, 1.0, dims="enhancement_benchmark")
+    sums = pt.zeros(n_enh)
+    sums = pt.inc_subtensor(sums[pairs_enh], z)
+    z_mean = sums / np.maximum(n_bench_of, 1.0)
+    u = (c - a)[pairs_enh] + sd_u * (z - z_mean[pairs_enh])
+    return a, u
 
 
 def _anchored_latent_compute(design: Design, family_effect: pt.TensorVariable,

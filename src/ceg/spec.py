@@ -71,6 +71,7 @@ class Structure:
     probability_clip: float = 1e-6
     centred_effects: tuple[str, ...] = ()
     anchor_family_effects: bool = False
+    anchor_enhancement_shifts: bool = False
 
 
 @dataclass(frozen=True)

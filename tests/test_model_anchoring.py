@@ -79,10 +79,10 @@ def test_anchored_model_has_the_anchored_free_variables(models):
 def test_anchoring_keeps_the_reported_quantities_and_the_density(models, specs, design):
     on, off = models
     spec_on, _ = specs
-    natural_off = off.compile_fn(off.replace_rvs_by_values([off[n] for n in NATURAL]), inputs=off.value_vars,
-                                 on_unused_input="ignore")
-    natural_on = on.compile_fn(on.replace_rvs_by_values([on[n] for n in NATURAL]), inputs=on.value_vars,
-                                on_unused_input="ignore")
+    natural_off = off.compile_fn(off.replace_rvs_by_values([off[n] for n in NATURAL]),
+                                 inputs=off.value_vars, on_unused_input="ignore")
+    natural_on = on.compile_fn(on.replace_rvs_by_values([on[n] for n in NATURAL]),
+                               inputs=on.value_vars, on_unused_input="ignore")
     logp_off, logp_on = off.compile_logp(), on.compile_logp()
     rng = np.random.default_rng(11)
     gaps = []

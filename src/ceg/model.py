@@ -15,7 +15,11 @@ with :math:`s_{e,b}(x) = a_e + u_{e,b} + \gamma_e (x - x_{ref})`,
 :math:`u_{e,b} \sim N(0, \sigma_u)`, :math:`\gamma_e \sim N(\gamma_0, \sigma_\gamma)`,
 hierarchical effects non-centred except those the spec lists in
 ``structure.centred_effects`` (by default the data-rich benchmark curves,
-concentrations and family effects). Compute is handled in decades from
+concentrations and family effects). With ``structure.anchor_family_effects`` and
+``structure.anchor_enhancement_shifts`` the sampler moves in coordinates the
+data pin down (a benchmark's logit as its own families see it, a latent
+compute plus its family's effect, an enhancement's mean shift over its
+benchmarks): changes of coordinates, the same model. Compute is handled in decades from
 :math:`x_{ref}` inside the graph; the named deterministics report absolute
 log10 FLOP. See ``docs/model.md``.
 """
@@ -236,7 +240,7 @@ def benchmark_family_share(design: Design) -> np.ndarray:
 
 def _anchored_logit_at_ref(spec: ModelSpec, design: Design, family_effect: pt.TensorVariable,
                            slope: pt.TensorVariable) -> pt.TensorVariable:
-    r"""The benchmarks' logits at x_ref, sampled as seen by the families that measured them.
+    r"""Return the benchmarks' logits at x_ref, sampled as their own families see them.
 
     A benchmark measured by one family pins down only
     :math:`\ell_b + \alpha_b \delta_f`: its difficulty and that family's
@@ -259,7 +263,7 @@ def _anchored_logit_at_ref(spec: ModelSpec, design: Design, family_effect: pt.Te
 
 def _anchored_shifts(spec: ModelSpec, design: Design, category_mean: pt.TensorVariable
                      ) -> tuple[pt.TensorVariable, pt.TensorVariable]:
-    r"""Enhancement intercepts and benchmark deviations, sampled as the data see them.
+    r"""Return the enhancement intercepts and deviations, sampled as the data see them.
 
     The rows of enhancement :math:`e` pin down :math:`a_e + u_{e,b}` on each of
     its :math:`n_e` benchmarks; the common part of :math:`a_e` and the
@@ -310,7 +314,7 @@ def _anchored_shifts(spec: ModelSpec, design: Design, category_mean: pt.TensorVa
 
 def _anchored_latent_compute(design: Design, family_effect: pt.TensorVariable,
                             log10_flop_estimate: pt.TensorVariable) -> pt.TensorVariable:
-    r"""Latent compute of the models whose ``train_flop`` is an estimate, sampled as the data see it.
+    r"""Return the latent compute of estimated models, sampled as the data see it.
 
     The rows of model :math:`m` see :math:`x_m + \delta_f` (its compute plus its
     family's efficiency), so for a family whose compute is all estimated the two

@@ -230,8 +230,10 @@ def run_replication(rep: int, spec: ModelSpec, design: Design, settings: SbcSett
     start, cpu_start = time.perf_counter(), time.process_time()
     sim_seed, fit_seed = replication_seeds(seed, rep)
     sim = simulate_design(spec, design, sim_seed)
+    compile_start = time.perf_counter()
     model = compiled_model(spec, design, settings.sampler)
-    compile_seconds = time.perf_counter() - start  # about 0 once this process has compiled
+    # about 0 once this process has compiled; the simulation above is not part of it
+    compile_seconds = time.perf_counter() - compile_start
     idata = model.sample(sim.design.n_correct, draws=settings.draws, tune=settings.tune,
                          chains=settings.chains, seed=fit_seed, cores=cores)
     post_q = calibrated_quantities(idata.posterior, design, spec.x_ref)

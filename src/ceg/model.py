@@ -296,18 +296,17 @@ def _anchored_shifts(spec: ModelSpec, design: Design, category_mean: pt.TensorVa
     """
     pairs_enh = design.enhancement_benchmark_pairs[:, 0]
     n_enh = len(design.coords["enhancement"])
+    # every enhancement has at least one benchmark: the pairs come from its rows
     n_bench_of = np.bincount(pairs_enh, minlength=n_enh).astype(float)
     sd_a, sd_u = _prior(spec, "enhancement_sd"), _prior(spec, "benchmark_shift_sd")
-    var_mean = sd_u**2 / np.maximum(n_bench_of, 1.0)
+    var_mean = sd_u**2 / n_bench_of
     var_c = sd_a**2 + var_mean
     c = pm.Normal("shift_measured_mean", category_mean, pt.sqrt(var_c), dims="enhancement")
     zeta = pm.Normal("shift_intercept_z", 0.0, 1.0, dims="enhancement")
     a = (category_mean + sd_a**2 / var_c * (c - category_mean)
          + pt.sqrt(sd_a**2 * var_mean / var_c) * zeta)
     z = pm.Normal("shift_deviation_z", 0.0, 1.0, dims="enhancement_benchmark")
-    sums = pt.zeros(n_enh)
-    sums = pt.inc_subtensor(sums[pairs_enh], z)
-    z_mean = sums / np.maximum(n_bench_of, 1.0)
+    z_mean = pt.zeros(n_enh)[pairs_enh].inc(z) / n_bench_of
     u = (c - a)[pairs_enh] + sd_u * (z - z_mean[pairs_enh])
     return a, u
 

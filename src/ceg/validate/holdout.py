@@ -342,8 +342,8 @@ class HoldoutResult:
         """
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(folder / "holdout_predictions.csv",
-                self.predictions.to_csv(index=False, float_format="%.5g", lineterminator="\n"))
+        write_text_atomic(folder / "holdout_predictions.csv", self.predictions.to_csv(
+            index=False, float_format="%.5g", lineterminator="\n"))
         payload = {"settings": self.settings, "command": command,
                    "summary": json.loads(self.summary.reset_index().to_json(orient="records"))}
         write_text_atomic(folder / "holdout.json", json.dumps(payload, indent=1) + "\n")

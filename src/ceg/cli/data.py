@@ -62,8 +62,10 @@ def _check_output(path: Path) -> None:
 
 
 def _summary(table: pd.DataFrame) -> str:
+    # a model is a (family, model) pair, as in the report: two families may share a name
+    n_models = len(table[["family", "model"]].drop_duplicates())
     return (f"{len(table)} rows, {table['family'].nunique()} families, "
-            f"{table['model'].nunique()} models, {table['benchmark'].nunique()} benchmarks, "
+            f"{n_models} models, {table['benchmark'].nunique()} benchmarks, "
             f"{table['condition'].nunique()} conditions")
 
 

@@ -23,13 +23,29 @@ from typing import Annotated
 
 import typer
 
-from ceg.cli._common import console
+from ceg.cli._common import Tracker, console
+from ceg.cli.model import Sampler
 
 app = typer.Typer(help="Check the posteriors: SBC, held-out prediction, predictive checks.",
                   no_args_is_help=True)
 
-SpecOpt = Annotated[str, typer.Option(
-    "--spec", help="Model spec: a name in models/ or a path to a .toml file.")]
+#: The model spec option, named as in ``ceg fit`` and ``ceg report``.
+ModelOpt = Annotated[str | None, typer.Option(
+    "--model", help="Model spec: a name in models/ or a path to a .toml file "
+                    "(default: default).")]
+#: The option's earlier name, still read so that recorded commands rerun; not shown.
+SpecAlias = Annotated[str | None, typer.Option(
+    "--spec", hidden=True, help="Deprecated name of --model.")]
+
+
+def _model_name(model: str | None, spec: str | None) -> str:
+    """Return the spec chosen with ``--model`` (or its old name ``--spec``)."""
+    from ceg.errors import CegError
+
+    if model is not None and spec is not None and model != spec:
+        raise CegError(f"--model {model!r} and --spec {spec!r} disagree: --spec is the old "
+                       "name of --model; give --model only")
+    return model or spec or "default"
 
 
 def _command(*words: object, **options: object) -> str:
@@ -60,20 +76,41 @@ def _only_benchmarks(table, benchmarks: list[str], name: str):
     return kept, f"{name}, benchmarks {', '.join(sorted(set(benchmarks)))}"
 
 
-def _print_record(record: dict) -> None:
+def _record_line(record: dict) -> str:
+    """Return one line about a finished SBC replication."""
     extra = ""
     if record["status"] == "not_converged":
         extra = ": " + "; ".join(record["problems"])
     elif record["status"] == "failed":
         extra = f": {record['error']}"
     secs = record.get("seconds")
-    console.print(f"rep {record['rep']}: {record['status']}"
-                  f"{f' ({secs:.0f} s)' if secs is not None else ''}{extra}", highlight=False)
+    return (f"rep {record['rep']}: {record['status']}"
+            f"{f' ({secs:.0f} s)' if secs is not None else ''}{extra}")
+
+
+def _recorded(out: Path, reps: int) -> int:
+    """Count the replications below ``reps`` already recorded in a records folder."""
+    import json
+
+    from ceg.validate.sbc import RECORDS_FILE
+
+    path = out / RECORDS_FILE
+    if not path.is_file():
+        return 0
+    done = set()
+    for line in path.read_text().splitlines():
+        try:
+            rep = json.loads(line).get("rep")
+        except (ValueError, AttributeError):
+            continue
+        if isinstance(rep, int) and rep < reps:
+            done.add(rep)
+    return len(done)
 
 
 @app.command("sbc")
 def sbc_cmd(
-    spec: SpecOpt = "default",
+    model: ModelOpt = None,
     data: Annotated[Path | None, typer.Option(
         "--data", help="Table whose design to simulate on (default: the bundled dataset).",
         dir_okay=False)] = None,
@@ -98,8 +135,9 @@ def sbc_cmd(
     tune: Annotated[int, typer.Option("--tune", min=1, help="Tuning steps per chain.")] = 500,
     chains: Annotated[int, typer.Option("--chains", min=1, help="Chains.")] = 2,
     min_ess: Annotated[float, typer.Option(
-        "--min-ess", help="Bulk and tail ESS a replication needs to count as converged.")
-    ] = 100.0,
+        "--min-ess", min=0.0,
+        help="Bulk and tail ESS a replication needs to count as converged.")] = 100.0,
+    spec: SpecAlias = None,
 ) -> None:
     """Run simulation-based calibration on a design and write its report."""
     import warnings
@@ -115,7 +153,8 @@ def sbc_cmd(
 
     if serial and (workers is not None or scheduler is not None):
         raise CegError("--serial runs without Dask: leave out --workers and --scheduler")
-    model_spec = ModelSpec.load(spec)
+    name_of_spec = _model_name(model, spec)
+    model_spec = ModelSpec.load(name_of_spec)
     reg = load_registries()
     if data is None:
         from ceg.dataset import load_dataset
@@ -135,12 +174,15 @@ def sbc_cmd(
                   f"spec '{model_spec.name}', {chains} chains x {draws} draws after {tune} "
                   f"tuning steps, on {where}; records in {out}", highlight=False)
     context = nullcontext(None) if serial else dask_client(workers=workers, scheduler=scheduler)
+    tracker = Tracker(reps - _recorded(out, reps), "replication")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CegWarning)
-        with context as client:
+        with context as client, tracker:
             run = sbc(model_spec, design, reps=reps, seed=seed, executor=client, out=out,
-                      settings=settings, on_record=_print_record,
-                      command=_command("sbc", spec=spec, data=data, benchmark=benchmark,
+                      settings=settings,
+                      on_record=lambda record: tracker.step(_record_line(record)),
+                      command=_command("sbc", model=name_of_spec, data=data,
+                                       benchmark=benchmark,
                                        reps=reps, seed=seed,
                                        workers=workers, scheduler=scheduler, serial=serial,
                                        out=out, draws=draws, tune=tune, chains=chains,
@@ -175,14 +217,23 @@ def holdout_cmd(
     cutoff_flop: Annotated[float, typer.Option(
         "--cutoff-flop", help="Fit models with pre-training compute at most this; predict "
                               "the rest (ObsScaling: 8.4e22, Llama-2-7B).")] = 8.4e22,
-    spec: SpecOpt = "default",
+    model: ModelOpt = None,
     out: Annotated[Path, typer.Option("--out", help="Report folder.", file_okay=False)
                    ] = Path("out/holdout"),
-    draws: Annotated[int | None, typer.Option("--draws", min=1)] = None,
-    tune: Annotated[int | None, typer.Option("--tune", min=1)] = None,
-    chains: Annotated[int | None, typer.Option("--chains", min=1)] = None,
-    seed: Annotated[int | None, typer.Option("--seed")] = None,
+    draws: Annotated[int | None, typer.Option(
+        "--draws", min=1, help="Draws per chain of the training fit (default: the spec's).")
+    ] = None,
+    tune: Annotated[int | None, typer.Option(
+        "--tune", min=1, help="Tuning steps per chain (default: the spec's).")] = None,
+    chains: Annotated[int | None, typer.Option(
+        "--chains", min=1, help="Number of chains (default: the spec's).")] = None,
+    seed: Annotated[int | None, typer.Option(
+        "--seed", help="Integer seed of the sampler (default: the spec's).")] = None,
+    sampler: Annotated[Sampler | None, typer.Option(  # type: ignore[valid-type]
+        "--sampler", help="NUTS implementation (default: the spec's).",
+        case_sensitive=False)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="Hide the progress bar.")] = False,
+    spec: SpecAlias = None,
 ) -> None:
     """Fit below a compute cutoff and predict the larger models' scores."""
     import warnings
@@ -192,15 +243,18 @@ def holdout_cmd(
     from ceg.table import read_table
     from ceg.validate.holdout import holdout
 
+    name_of_spec = _model_name(model, spec)
+    chosen = sampler.value if sampler is not None else None
     reg = load_registries()
     table = read_table(data, reg)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataWarning)  # shown by read_table
-        result = holdout(table, cutoff_flop, spec, registries=reg, draws=draws, tune=tune,
-                         chains=chains, seed=seed, progress=not quiet)
+        result = holdout(table, cutoff_flop, name_of_spec, registries=reg, draws=draws,
+                         tune=tune, chains=chains, seed=seed, sampler=chosen,
+                         progress=not quiet)
     md = result.write(out, command=_command(
-        "holdout", data, cutoff_flop=f"{cutoff_flop:g}", spec=spec, out=out, draws=draws,
-        tune=tune, chains=chains, seed=seed))
+        "holdout", data, cutoff_flop=f"{cutoff_flop:g}", model=name_of_spec, out=out,
+        draws=draws, tune=tune, chains=chains, seed=seed, sampler=chosen))
     typer.echo(result.summary.round(3).to_string())
     console.print(f"Training fit: {result.settings['diagnostics']}", highlight=False)
     console.print(f"Wrote the report to {md}", highlight=False)

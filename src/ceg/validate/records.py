@@ -1,5 +1,9 @@
 """SBC records: the settings header and one JSON line per replication, in a folder.
 
+The run's sampler settings (:class:`SbcSettings`) live here, beside the header
+that stores them, so that :mod:`ceg.validate.sbc` imports this module and not
+the other way round.
+
 - ``sbc_settings.json``: the run's settings (spec and design digests, sampler
   settings, base seed, the quantities' names). A run in a folder that holds
   other settings is refused (:class:`SbcRecordsError`).
@@ -23,8 +27,7 @@ from ceg.files import write_text_atomic
 
 if TYPE_CHECKING:
     from ceg.design import Design
-    from ceg.spec import ModelSpec
-    from ceg.validate.sbc import SbcSettings
+    from ceg.spec import ModelSpec, SamplerName
 
 #: Version of the records layout; a folder of another version is refused.
 SBC_FORMAT = "ceg-sbc-1"
@@ -34,6 +37,30 @@ RECORDS_FILE = "sbc_records.jsonl"
 Status = Literal["ok", "not_converged", "failed"]
 #: Header keys that must match for a run to append to existing records.
 IDENTITY_KEYS = ("format", "spec_digest", "design_digest", "n_observations", "seed", "settings")
+
+
+@dataclass(frozen=True)
+class SbcSettings:
+    """Sampler settings of each replication.
+
+    Attributes
+    ----------
+    draws, tune, chains
+        Per replication; smaller than a real fit, since ranks need only
+        about a hundred near-independent draws.
+    sampler
+        ``"nutpie"`` or ``"pymc"``.
+    min_ess
+        A replication counts as converged when its smallest bulk and tail
+        ESS over the ranked quantities reach this (the spec's R-hat,
+        divergence and E-BFMI thresholds apply unchanged).
+    """
+
+    draws: int = 500
+    tune: int = 500
+    chains: int = 2
+    sampler: SamplerName = "nutpie"
+    min_ess: float = 100.0
 
 
 class SbcRecordsError(CegError):
@@ -227,5 +254,5 @@ def open_folder(folder: Path, header: dict[str, Any]) -> set[int]:
 
 
 __all__ = ["IDENTITY_KEYS", "RECORDS_FILE", "SBC_FORMAT", "SETTINGS_FILE", "SbcRecords",
-           "SbcRecordsError", "Status", "make_header", "names_digest", "open_folder",
+           "SbcRecordsError", "SbcSettings", "Status", "make_header", "names_digest", "open_folder",
            "read_records"]

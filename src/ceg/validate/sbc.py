@@ -27,7 +27,6 @@ import os
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +35,7 @@ import xarray as xr
 
 from ceg import derived
 from ceg.design import Design
-from ceg.spec import PRIOR_NAMES, ModelSpec, SamplerName
+from ceg.spec import PRIOR_NAMES, ModelSpec
 from ceg.validate import calibration
 from ceg.validate.records import (
     IDENTITY_KEYS,
@@ -45,35 +44,12 @@ from ceg.validate.records import (
     SETTINGS_FILE,
     SbcRecords,
     SbcRecordsError,
+    SbcSettings,
     make_header,
     names_digest,
     open_folder,
     read_records,
 )
-
-
-@dataclass(frozen=True)
-class SbcSettings:
-    """Sampler settings of each replication.
-
-    Attributes
-    ----------
-    draws, tune, chains
-        Per replication; smaller than a real fit, since ranks need only
-        about a hundred near-independent draws.
-    sampler
-        ``"nutpie"`` or ``"pymc"``.
-    min_ess
-        A replication counts as converged when its smallest bulk and tail
-        ESS over the ranked quantities reach this (the spec's R-hat,
-        divergence and E-BFMI thresholds apply unchanged).
-    """
-
-    draws: int = 500
-    tune: int = 500
-    chains: int = 2
-    sampler: SamplerName = "nutpie"
-    min_ess: float = 100.0
 
 
 def replication_seeds(seed: int, rep: int) -> tuple[int, int]:

@@ -56,6 +56,9 @@ def _register_optional() -> None:
     from ceg.cli import validate as validate_cli
 
     validate_cli.register(app)
+    from ceg.cli import sensitivity as sensitivity_cli
+
+    sensitivity_cli.register(app)
 
 
 _register_optional()

@@ -4,7 +4,8 @@ Reads ``../shared/data/davidson2023/`` and ``../shared/data/epoch/`` (relative
 to the repository root) and writes, inside ``src/ceg/data/``:
 
 - ``davidson2023.csv``: the evaluation table shipped as ``ceg.load_dataset()``;
-- ``benchmarks.csv``: the bundled benchmark registry;
+- ``benchmarks.csv``: the bundled benchmark registry (with the importers' benchmarks
+  of ``scripts/benchmarks_added.csv`` appended);
 - ``davidson2023_excluded.csv``: every source row left out, with the reason.
 
 Every decision is a named rule below and is documented in ``docs/dataset.md``.
@@ -22,6 +23,9 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
+#: Benchmarks registered for the importers (not used by this dataset), appended to the
+#: registry as they are.
+ADDED_BENCHMARKS = ROOT / "scripts" / "benchmarks_added.csv"
 
 #: Metrics whose score is a fraction of test items answered correctly.
 ACCURACY_LIKE = ("acc", "accuracy", "solve rate", "pass@1", "em (", "% solved", "10@k")
@@ -257,6 +261,11 @@ def _benchmark_registry(bench: pd.DataFrame, table: pd.DataFrame) -> pd.DataFram
                                 "stored text; ceg uses a deliberately small nominal value")
     used = set(table["benchmark"])
     reg = reg[reg["benchmark"].isin(used)]
+    # Benchmarks of importers' tables (not of this dataset), kept by hand beside this script.
+    added = pd.read_csv(ADDED_BENCHMARKS, dtype=str, keep_default_na=False)
+    if set(added["benchmark"]) & set(reg["benchmark"]):
+        raise SystemExit(f"{ADDED_BENCHMARKS.name} repeats a benchmark of the dataset")
+    reg = pd.concat([reg, added]).sort_values("benchmark", kind="stable")
     return reg[["benchmark", "n_items", "chance", "answer_format", "source"]]
 
 

@@ -110,6 +110,45 @@ def import_sloth_cmd(
     _report_import(table, output)
 
 
+@import_app.command("epoch")
+def import_epoch_cmd(
+    directory: Annotated[Path, typer.Argument(
+        help="Folder with Epoch AI's Benchmarking Hub files (benchmarks_runs.csv, "
+             "website/epoch_capabilities_index.csv, ...).", file_okay=False)],
+    output: OutputOpt,
+    notable: Annotated[Path | None, typer.Option(
+        "--notable", help="Epoch's notable_ai_models.csv, for compute the index lacks "
+                          "(default: DIR/../epoch/notable_ai_models.csv).", dir_okay=False)] = None,
+    exclude_assumed: Annotated[bool, typer.Option(
+        "--exclude-assumed",
+        help="Leave out reasoning models whose base model is an assumption (o1 on GPT-4o, "
+             "Claude 3.7 on 3.5 Sonnet, ...).")] = False,
+    distilled: Annotated[str, typer.Option(
+        "--distilled", help="Models Epoch flags as distilled: 'widen' their compute sd to "
+                            "Speculative, 'exclude' them, or 'keep' them.")] = "widen",
+) -> None:
+    """Import Epoch AI's Benchmarking Hub: reasoning training, effort, thinking budgets, agents.
+
+    Also writes OUTPUT's excluded rows (every source row left out, with the reason) to
+    <OUTPUT stem>_excluded.csv.
+    """
+    from ceg.files import write_atomic
+    from ceg.importers import import_epoch
+
+    _check_output(output)
+    result = import_epoch(directory, notable=notable, include_assumed=not exclude_assumed,
+                          distilled=distilled)  # type: ignore[arg-type]
+    write_table_atomic(result.table, output)
+    excluded_path = output.with_name(f"{output.stem}_excluded.csv")
+    write_atomic(excluded_path, lambda tmp: result.excluded.to_csv(
+        tmp, index=False, encoding="utf-8", lineterminator="\n"))
+    _report_import(result.table, output)
+    console.print(f"{len(result.excluded)} source rows left out, each with its reason, in "
+                  f"{excluded_path}", highlight=False)
+    for row in result.left_out_files.itertuples(index=False):
+        console.print(f"  not imported: {row.file}: {row.reason}", highlight=False)
+
+
 def _registries(benchmarks: Path | None, enhancements: Path | None) -> Registries:
     from ceg.registry import load_registries
 

@@ -9,6 +9,8 @@ its module docstring.
   GSM8K and BIG-Bench Hard under prompting enhancements.
 - :func:`import_sloth` -- Maia Polo et al. 2024, Sloth: Open LLM Leaderboard v2
   base and instruction-tuned models.
+- :func:`import_epoch` -- Epoch AI's Benchmarking Hub: reasoning training,
+  reasoning effort and thinking budgets, agent scaffolds.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ def read_source_csv(path: Path, columns: Iterable[str], what: str) -> pd.DataFra
         raise DataError(f"{what} file not found: expected '{path.name}' in '{path.parent}'",
                         source=str(path))
     try:
-        df = pd.read_csv(path)
+        df = pd.read_csv(path, encoding="utf-8-sig")  # some releases start with a BOM
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
         raise DataError(f"cannot parse {what} as CSV ({exc})", source=str(path)) from None
     missing = [c for c in columns if c not in df.columns]
@@ -94,7 +96,9 @@ def numeric_column(df: pd.DataFrame, column: str, path: Path) -> pd.Series:
     return num.mask(num == -1)
 
 
+from ceg.importers.epoch import import_epoch  # noqa: E402
 from ceg.importers.obsscaling import import_obsscaling  # noqa: E402
 from ceg.importers.sloth import import_sloth  # noqa: E402
 
-__all__ = ["FLOP_UNIT", "import_obsscaling", "import_sloth", "numeric_column", "read_source_csv"]
+__all__ = ["FLOP_UNIT", "import_epoch", "import_obsscaling", "import_sloth", "numeric_column",
+           "read_source_csv"]

@@ -9,7 +9,8 @@ import xarray as xr
 
 from ceg.errors import CegError
 from ceg.paper_method import paper_ceg
-from ceg.summary import INTERVAL, THRESHOLDS, headline, posterior_stats, summarise
+from ceg.registry import Registries
+from ceg.summary import COST_COLUMNS, INTERVAL, THRESHOLDS, headline, posterior_stats, summarise
 from fakes import fake_fit
 
 STATS = ["median_ceg", "ceg_low", "ceg_high", "median_log10_ceg", "p_gt_1", "p_gt_5",
@@ -106,7 +107,8 @@ def test_headline_probabilities_count_draws():
 def test_summary_by_enhancement_exact(fixed):
     s = summarise(fixed, "enhancement")
     assert s.index.name == "enhancement"
-    assert list(s.columns) == ["category", *STATS, "extrapolated_share", "paper_ceg"]
+    assert list(s.columns) == ["category", *STATS, "extrapolated_share", "paper_ceg",
+                               *COST_COLUMNS]
     assert s.loc["chain_of_thought", "median_ceg"] == pytest.approx(10.0)
     assert s.loc["self_consistency", "median_ceg"] == pytest.approx(10 ** 1.5)
     assert s.loc["calculator", "p_gt_1"] == 0.0
@@ -125,10 +127,10 @@ def test_summary_by_enhancement_exact(fixed):
 
 @pytest.mark.parametrize(("by", "index", "columns", "rows"), [
     ("enhancement", "enhancement",
-     ["category", *STATS, "extrapolated_share", "paper_ceg"], "enhancement"),
+     ["category", *STATS, "extrapolated_share", "paper_ceg", *COST_COLUMNS], "enhancement"),
     ("benchmark", None,
-     ["enhancement", "category", "benchmark", *STATS, "extrapolated_share", "paper_ceg"],
-     "enhancement_benchmark"),
+     ["enhancement", "category", "benchmark", *STATS, "extrapolated_share", "paper_ceg",
+      *COST_COLUMNS], "enhancement_benchmark"),
     ("category", None, ["category", "quantity", "n_enhancements", *STATS], "category"),
     ("observation", "observation",
      ["family", "model", "benchmark", "condition", "train_flop", "score", *STATS,
@@ -181,3 +183,34 @@ def test_summary_by_observation_carries_the_paper_method(random):
 def test_unknown_level_lists_the_levels(random):
     with pytest.raises(CegError, match="unknown summary level 'model'.*'observation'"):
         summarise(random, "model")  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- costs
+
+
+def test_cost_columns_join_the_registry_costs():
+    # self_consistency: log10 CEG 0.001 .. 0.1 (1.002x .. 1.26x) over 100 draws; a made-up
+    # fine-tuning share of 10% (log10 1.1 = 0.0414) and the registry's 40 samples at inference
+    sc = np.linspace(0.001, 0.1, 100).reshape(2, 50)
+    f = fake_fit(draws=50, chains=2, values={**FIXED, "shift_intercept": {
+        "calculator": 0.0, "chain_of_thought": 1.0, "self_consistency": sc}})
+    reg = f.registries.enhancements.copy()
+    assert reg.loc["self_consistency", "inference_cost_multiplier"] == 40
+    assert reg.loc["chain_of_thought", "finetune_compute_fraction"] == 0
+    reg.loc["self_consistency", "finetune_compute_fraction"] = 0.1
+    reg.loc["calculator", "inference_cost_multiplier"] = np.nan  # unknown
+    f.registries = Registries(benchmarks=f.registries.benchmarks, enhancements=reg)
+    s = summarise(f, "enhancement")
+    expected = (sc.ravel() > np.log10(1.1)).mean()
+    assert 0.4 < expected < 0.7  # the threshold cuts the draws, so the test can fail
+    assert s.loc["self_consistency", "p_gt_1_plus_finetune"] == pytest.approx(expected)
+    assert s.loc["self_consistency", "p_gt_1"] == 1.0
+    # a zero fine-tuning share makes it P(CEG > 1)
+    assert s.loc["chain_of_thought", "p_gt_1_plus_finetune"] == s.loc["chain_of_thought",
+                                                                        "p_gt_1"]
+    assert s.loc["self_consistency", "median_ceg_net_inference"] == pytest.approx(
+        s.loc["self_consistency", "median_ceg"] / 40)
+    assert np.isnan(s.loc["calculator", "median_ceg_net_inference"])
+    b = summarise(f, "benchmark").set_index(["enhancement", "benchmark"])
+    assert b.loc[("self_consistency", "GSM8K"), "inference_cost_multiplier"] == 40
+    assert np.isnan(b.loc[("calculator", "GSM8K"), "median_ceg_net_inference"])

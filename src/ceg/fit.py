@@ -18,7 +18,6 @@ import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
 
 import arviz as az
 import pandas as pd
@@ -39,6 +38,7 @@ from ceg.files import write_atomic
 from ceg.registry import Registries, load_registries, parse_benchmarks, parse_enhancements
 from ceg.sampling import compiled_model
 from ceg.spec import ModelSpec, SamplerName
+from ceg.summary import By, headline, summarise
 from ceg.table import enhancements_of, validate_table
 
 #: Version of the saved-fit layout; a loader refuses other versions.
@@ -134,17 +134,12 @@ class Fit:
         stats = self.idata.sample_stats if "sample_stats" in self.idata.groups() else None
         return diagnose(q.reset_coords(drop=True), stats, self.spec.convergence)
 
-    def summary(self, by: Literal["enhancement", "benchmark", "category",
-                                  "observation"] = "enhancement") -> pd.DataFrame:
+    def summary(self, by: By = "enhancement") -> pd.DataFrame:
         """Return the CEG summary table (see :func:`ceg.summary.summarise`)."""
-        from ceg.summary import summarise
-
         return summarise(self, by)
 
     def headline(self) -> pd.DataFrame:
         """Return the paper's headline as probabilities (see :func:`ceg.summary.headline`)."""
-        from ceg.summary import headline
-
         return headline(self)
 
     def save(self, path: Path | str) -> Path:

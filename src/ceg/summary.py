@@ -1,8 +1,12 @@
-"""Summary tables of CEG posteriors: what ``fit.summary()`` and ``ceg summary`` show."""
+"""Summary tables of CEG posteriors: what ``fit.summary()`` and ``ceg summary`` show.
+
+The functions read a fit through :class:`FitResult` (what they need of it), so
+this module does not import :mod:`ceg.fit`; :mod:`ceg.fit` imports this one.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 import pandas as pd
@@ -13,12 +17,51 @@ from ceg.paper_method import paper_ceg
 from ceg.table import BASE
 
 if TYPE_CHECKING:
-    from ceg.fit import Fit
+    from ceg.design import Design
+    from ceg.registry import Registries
+    from ceg.spec import ModelSpec
 
 #: Central interval reported, and the CEG thresholds whose exceedance is reported.
 INTERVAL = 0.90
 THRESHOLDS = (1.0, 5.0, 20.0)
 By = Literal["enhancement", "benchmark", "category", "observation"]
+#: Cost columns of the enhancement and benchmark summaries (see :func:`cost_columns`).
+COST_COLUMNS = ("finetune_compute_fraction", "p_gt_1_plus_finetune",
+                "inference_cost_multiplier", "median_ceg_net_inference")
+
+
+class FitResult(Protocol):
+    """What the summaries read of a fit; a :class:`ceg.fit.Fit` is one."""
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """The validated evaluation table."""
+
+    @property
+    def spec(self) -> ModelSpec:
+        """The model spec (for ``x_ref``)."""
+
+    @property
+    def registries(self) -> Registries:
+        """The registries (categories and costs of the enhancements)."""
+
+    @property
+    def design(self) -> Design:
+        """The design of the fitted table."""
+
+    @property
+    def posterior(self) -> xr.Dataset:
+        """The posterior draws."""
+
+    @property
+    def quantities(self) -> xr.Dataset:
+        """The CEG quantities in log10 units (see :attr:`ceg.fit.Fit.quantities`)."""
+
+
+def _flat(log10_ceg: xr.DataArray, dim: str) -> np.ndarray:
+    """Return the draws as an array of shape (``dim``, chain x draw)."""
+    return (log10_ceg.reset_coords(drop=True).rename("log10_ceg")
+            .stack(sample=("chain", "draw")).transpose(dim, "sample").to_numpy())
 
 
 def posterior_stats(log10_ceg: xr.DataArray, dim: str) -> pd.DataFrame:
@@ -40,8 +83,7 @@ def posterior_stats(log10_ceg: xr.DataArray, dim: str) -> pd.DataFrame:
         each threshold).
     """
     lo, hi = (1 - INTERVAL) / 2, 1 - (1 - INTERVAL) / 2
-    flat = (log10_ceg.reset_coords(drop=True).rename("log10_ceg")
-            .stack(sample=("chain", "draw")).transpose(dim, "sample").to_numpy())
+    flat = _flat(log10_ceg, dim)
     q = np.quantile(flat, [lo, 0.5, hi], axis=1)
     out = pd.DataFrame({
         "median_ceg": 10 ** q[1], "ceg_low": 10 ** q[0], "ceg_high": 10 ** q[2],
@@ -52,13 +94,71 @@ def posterior_stats(log10_ceg: xr.DataArray, dim: str) -> pd.DataFrame:
     return out
 
 
-def _paper(fit: Fit) -> pd.DataFrame:
+def cost_columns(log10_ceg: xr.DataArray, dim: str, enhancements: np.ndarray,
+                 registry: pd.DataFrame, median_ceg: np.ndarray) -> pd.DataFrame:
+    """Return what an enhancement's costs make of its CEG draws.
+
+    A CEG is a multiple of pre-training compute; an enhancement also costs
+    fine-tuning compute (a share ``f`` of pre-training) and multiplies the
+    cost of each answer at inference (``m``, e.g. 40 for self-consistency's 40
+    samples). The enhancement registry gives both where they are known.
+
+    Parameters
+    ----------
+    log10_ceg
+        Draws with dims (chain, draw, ``dim``).
+    dim
+        The dimension whose labels are the rows.
+    enhancements
+        The enhancement (registry slug) of each row, in ``dim`` order.
+    registry
+        The enhancement registry (``finetune_compute_fraction``,
+        ``inference_cost_multiplier``), indexed by slug.
+    median_ceg
+        The rows' posterior median CEG (:func:`posterior_stats`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`COST_COLUMNS`, one row per label of ``dim``:
+
+        - ``finetune_compute_fraction``: ``f``, from the registry.
+        - ``p_gt_1_plus_finetune``: P(CEG > 1 + f): the probability that the
+          enhancement gains more effective compute than its fine-tuning
+          costs, i.e. that it beats spending the same compute on more
+          pre-training (Davidson et al.'s "fine-tuning typically < 1% of
+          pre-training" as a probability). For ``f = 0`` it equals ``p_gt_1``.
+        - ``inference_cost_multiplier``: ``m``, from the registry.
+        - ``median_ceg_net_inference``: ``median_ceg / m``, the CEG per unit
+          of extra inference compute: below 1, the enhancement multiplies
+          the cost of each answer by more than it multiplies effective
+          pre-training compute.
+
+        Missing (NaN) where the registry does not give the cost (``m`` must
+        be > 0 to count as given).
+    """
+    reg = registry.reindex(np.asarray(enhancements))
+    f = reg["finetune_compute_fraction"].to_numpy(dtype=float)
+    m = reg["inference_cost_multiplier"].to_numpy(dtype=float)
+    flat = _flat(log10_ceg, dim)
+    known = ~np.isnan(f)
+    p = np.full(len(f), np.nan)
+    p[known] = (flat[known] > np.log10(1.0 + f[known])[:, None]).mean(axis=1)
+    m = np.where(m > 0, m, np.nan)
+    return pd.DataFrame({
+        "finetune_compute_fraction": f, "p_gt_1_plus_finetune": p,
+        "inference_cost_multiplier": m,
+        "median_ceg_net_inference": np.asarray(median_ceg, dtype=float) / m,
+    }, index=log10_ceg.get_index(dim))
+
+
+def _paper(fit: FitResult) -> pd.DataFrame:
     p = paper_ceg(fit.table)
     p.index = np.flatnonzero(fit.table["condition"].to_numpy() != BASE)
     return p
 
 
-def summarise(fit: Fit, by: By = "enhancement") -> pd.DataFrame:
+def summarise(fit: FitResult, by: By = "enhancement") -> pd.DataFrame:
     """Return the CEG summary of a fit.
 
     Parameters
@@ -78,6 +178,9 @@ def summarise(fit: Fit, by: By = "enhancement") -> pd.DataFrame:
         ``extrapolated_share`` and the paper's deterministic value
         (``paper_ceg``: median over the rows measuring that enhancement
         alone; per observation, the row's own value and ``paper_method``).
+        By enhancement and by benchmark, also the cost columns
+        :data:`COST_COLUMNS` (see :func:`cost_columns`): P(CEG > 1 +
+        fine-tuning share) and the median CEG net of inference cost.
     """
     q, design, x_ref = fit.quantities, fit.design, fit.spec.x_ref
     cat = fit.registries.enhancements["category"]
@@ -88,6 +191,9 @@ def summarise(fit: Fit, by: By = "enhancement") -> pd.DataFrame:
         out["extrapolated_share"] = derived.extrapolated_share_enhancement(
             q["log10_ceg_enhancement"], design, x_ref).to_series()
         out["paper_ceg"] = paper.groupby("condition")["ceg"].median().reindex(out.index)
+        costs = cost_columns(q["log10_ceg_enhancement"], "enhancement", out.index.to_numpy(),
+                             fit.registries.enhancements, out["median_ceg"].to_numpy())
+        out = out.join(costs)
         return out.sort_values(["category", "median_ceg"], ascending=[True, False])
     if by == "benchmark":
         eb = q["log10_ceg_enhancement_benchmark"]
@@ -100,6 +206,9 @@ def summarise(fit: Fit, by: By = "enhancement") -> pd.DataFrame:
         med = paper.groupby(["condition", "benchmark"])["ceg"].median()
         out["paper_ceg"] = [med.get((e, b), np.nan) for e, b in
                             zip(out["enhancement"], out["benchmark"], strict=True)]
+        costs = cost_columns(eb, "enhancement_benchmark", out["enhancement"].to_numpy(),
+                             fit.registries.enhancements, out["median_ceg"].to_numpy())
+        out = out.join(costs)
         return out.reset_index(drop=True)
     if by == "category":
         pooled = posterior_stats(q["log10_ceg_category"], "category")
@@ -130,7 +239,7 @@ def summarise(fit: Fit, by: By = "enhancement") -> pd.DataFrame:
                    "['enhancement', 'benchmark', 'category', 'observation']")
 
 
-def headline(fit: Fit) -> pd.DataFrame:
+def headline(fit: FitResult) -> pd.DataFrame:
     """Return the paper's headline claims restated as posterior probabilities.
 
     Davidson et al. (2023) say most enhancements exceed 5x and some exceed

@@ -73,17 +73,15 @@ COMPONENTS: tuple[Component, ...] = ("prior", "likelihood")
 Diagnosis = Literal["prior-data conflict", "prior dominates (weak likelihood)", "fine",
                     "undetermined"]
 
-#: Quantities of a fit, in table order: (variable, description, dim, unit).
-QUANTITIES: tuple[tuple[str, str, str, str], ...] = (
-    ("enhancement", "enhancement CEG at x_ref", "enhancement", "log10 CEG"),
-    ("category", "category CEG (pooled mean)", "category", "log10 CEG"),
-    ("new_enhancement", "new-enhancement CEG (predictive)", "new_category", "log10 CEG"),
-    ("headline_share", "share of enhancements above threshold", "threshold", "share"),
-    ("headline_most", "most enhancements above threshold (share > 1/2)", "threshold",
-     "indicator"),
-    ("headline_some", "some enhancement above threshold (share > 0)", "threshold",
-     "indicator"),
-)
+#: The quantities of a fit (variables of :func:`fit_quantities`), in table order, described.
+QUANTITIES: dict[str, str] = {
+    "ceg_enhancement": "enhancement CEG at x_ref",
+    "ceg_category": "category CEG (pooled mean)",
+    "ceg_new_enhancement": "new-enhancement CEG (predictive)",
+    "headline_share": "share of enhancements above threshold",
+    "headline_most": "most enhancements above threshold (share > 1/2)",
+    "headline_some": "some enhancement above threshold (share > 0)",
+}
 
 
 def hyperprior_log_prior(log_prior: xr.Dataset, priors: Iterable[str]) -> xr.Dataset:
@@ -237,8 +235,8 @@ def fit_quantities(fit: Fit) -> xr.Dataset:
     Returns
     -------
     xarray.Dataset
-        ``enhancement`` (log10 CEG at x_ref, averaged over benchmarks),
-        ``category`` (pooled mean), ``new_enhancement`` (the predictive of a
+        ``ceg_enhancement`` (log10 CEG at x_ref, averaged over benchmarks),
+        ``ceg_category`` (pooled mean), ``ceg_new_enhancement`` (the predictive of a
         new enhancement of each category, dim ``new_category``, the same draws
         as ``fit.quantities``), and per headline threshold ``headline_share``
         (share of enhancements above it), ``headline_most`` (1 where that share
@@ -248,9 +246,9 @@ def fit_quantities(fit: Fit) -> xr.Dataset:
     q = fit.quantities
     shares = derived.headline_shares(q["log10_ceg_enhancement"])
     return xr.Dataset({
-        "enhancement": q["log10_ceg_enhancement"].reset_coords(drop=True),
-        "category": q["log10_ceg_category"].reset_coords(drop=True),
-        "new_enhancement": q["log10_ceg_new_enhancement"].reset_coords(drop=True),
+        "ceg_enhancement": q["log10_ceg_enhancement"].reset_coords(drop=True),
+        "ceg_category": q["log10_ceg_category"].reset_coords(drop=True),
+        "ceg_new_enhancement": q["log10_ceg_new_enhancement"].reset_coords(drop=True),
         "headline_share": shares,
         "headline_most": (shares > 0.5).astype(float),
         "headline_some": (shares > 0).astype(float),
@@ -294,14 +292,13 @@ def sensitivity_table(quantities: xr.Dataset, values: dict[Component, xr.Dataset
         ``diagnosis``, ``threshold``, ``prior_pareto_k``,
         ``likelihood_pareto_k`` and ``reliable`` (both k <= 0.7).
     """
-    known = {v: (desc, dim) for v, desc, dim, _ in QUANTITIES}
-    order = [v for v in known if v in quantities] + [v for v in quantities.data_vars
-                                                    if v not in known]
+    order = [v for v in QUANTITIES if v in quantities] + [v for v in quantities.data_vars
+                                                         if v not in QUANTITIES]
     rows = []
     reliable = all(k <= MAX_PARETO_K for k in ks.values())
     for var in order:
         da = quantities[var]
-        desc, dim = known.get(var, (var, None))
+        desc = QUANTITIES.get(var, str(var))
         extra = [d for d in da.dims if d not in ("chain", "draw")]
         if len(extra) > 1:
             raise CegError(f"quantity {var!r} has dims {extra}; at most one besides chain "
@@ -312,8 +309,8 @@ def sensitivity_table(quantities: xr.Dataset, values: dict[Component, xr.Dataset
             est, kind = _estimate(var, da.isel(sel).to_numpy())
             p = float(values["prior"][var].isel(sel))
             lk = float(values["likelihood"][var].isel(sel))
-            cat = (categories.get(lab) if categories is not None and var == "enhancement"
-                   else lab if var in ("category", "new_enhancement") else None)
+            cat = (categories.get(lab) if categories is not None and var == "ceg_enhancement"
+                   else lab if var in ("ceg_category", "ceg_new_enhancement") else None)
             rows.append({
                 "quantity": desc, "label": var if lab is None else _label(var, lab),
                 "category": cat, "estimate": est, "estimate_kind": kind,

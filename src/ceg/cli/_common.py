@@ -66,7 +66,22 @@ def _click_exception_classes() -> tuple[type[Exception], ...]:
 #: Usage errors (missing argument, bad option, ...): shown as a message, never a traceback.
 _CLICK_EXCEPTIONS = _click_exception_classes()
 
-console = Console()
+
+
+def _stdout_width() -> int | None:
+    """Return the width of standard output: the terminal's, ``COLUMNS``, or unlimited.
+
+    Off a terminal (a pipe, a file, a log) and with no ``COLUMNS`` set, tables
+    print at their full width: nothing there needs them cut to 80 columns.
+    """
+    import sys
+
+    if os.environ.get("COLUMNS") or (hasattr(sys.stdout, "isatty") and sys.stdout.isatty()):
+        return None  # rich's own: the terminal's width or COLUMNS
+    return 10_000
+
+
+console = Console(width=_stdout_width())
 #: Messages are long (file, line, column, value, fix): never wrap them at 80 columns.
 err_console = Console(stderr=True, soft_wrap=True)
 

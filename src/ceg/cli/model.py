@@ -15,12 +15,13 @@ averaged over benchmarks; the other rows hold its CEG on one benchmark at
 from __future__ import annotations
 
 import enum
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, get_args
 
 import typer
 
-from ceg.cli._common import console
+from ceg.cli._common import console, stage
 from ceg.files import write_atomic
 from ceg.spec import SamplerName
 
@@ -101,11 +102,27 @@ _HEADERS = {"median_ceg": "median CEG", "p_gt_1": "P(>1x)", "p_gt_5": "P(>5x)",
             "n_enhancements": "n", "paper_method": "paper method", "train_flop": "FLOP"}
 
 
-def frame_table(frame: pd.DataFrame, title: str, columns: list[str] | None = None) -> Table:
+#: Columns a narrow table leaves out first, in order (csv and json keep them all).
+DROP_ORDER = ("paper_ceg", "extrapolated_share", "p_gt_1", "observation", "n_enhancements",
+              "category", "quantity", "p_gt_5")
+#: Width a folded label keeps at least (narrower reads letter by letter).
+_MIN_LABEL = 10
+
+
+def _natural(cells: list[str], header: str) -> int:
+    """Return a column's width: its longest cell, or its header's longest line or word."""
+    return max([len(c) for c in cells] + [len(w) for w in header.split()] + [1])
+
+
+def frame_table(frame: pd.DataFrame, title: str, columns: list[str] | None = None,
+                width: int | None = None) -> Table:
     """Return a readable rich table of a summary frame (a named index becomes a column).
 
     ``ceg_low`` and ``ceg_high`` are shown as one "90% interval" column and
     ``median_log10_ceg`` is left out (both stay in the csv and json output).
+    A number is never cut: when the table is wider than ``width``, labels
+    fold onto more lines, and if that is not enough, the columns of
+    :data:`DROP_ORDER` are left out (named in the caption).
 
     Parameters
     ----------
@@ -115,6 +132,8 @@ def frame_table(frame: pd.DataFrame, title: str, columns: list[str] | None = Non
         Title above the table.
     columns
         Columns to show, in order; all by default.
+    width
+        Width to fit in; the console's by default (unlimited off a terminal).
 
     Returns
     -------
@@ -124,31 +143,81 @@ def frame_table(frame: pd.DataFrame, title: str, columns: list[str] | None = Non
     """
     from rich.table import Table
 
+    width = console.width if width is None else width
     df = frame.reset_index() if frame.index.name is not None else frame
     cols = [c for c in (list(df.columns) if columns is None else columns)
             if c not in ("ceg_high", "median_log10_ceg")]
-    rows = [[f"{_fmt(c, r['ceg_low'])}-{_fmt(c, r['ceg_high'])}" if c == "ceg_low"
-             else _fmt(c, r[c]) for c in cols] for _, r in df.iterrows()]
-    tab = Table(title=title, title_justify="left")
+    cells = {c: [f"{_fmt(c, r['ceg_low'])}-{_fmt(c, r['ceg_high'])}" if c == "ceg_low"
+                 else _fmt(c, r[c]) for _, r in df.iterrows()] for c in cols}
+    header = {c: "90% interval" if c == "ceg_low" else _HEADERS.get(c, str(c)) for c in cols}
+    numeric = {c: c == "ceg_low" or df[c].dtype.kind in "iufb" for c in cols}
+    if sum(max([len(header[c])] + [len(x) for x in cells[c]]) + 3 for c in cols) + 1 > width:
+        # too wide on one line: numeric headers go word by word ("median" over "CEG")
+        header = {c: "\n".join(h.split()) if numeric[c] else h for c, h in header.items()}
+    natural = {c: _natural(cells[c], header[c]) for c in cols}
+    least = {c: natural[c] if numeric[c] else min(natural[c], _MIN_LABEL) for c in cols}
+
+    def room(kept: list[str]) -> int:  # width left for cells: borders and padding taken off
+        return width - (len(kept) + 1) - 2 * len(kept)
+
+    dropped = []
+    for c in DROP_ORDER:
+        if sum(least[k] for k in cols) <= room(cols) or len(cols) <= 2:
+            break
+        if c in cols:
+            cols.remove(c)
+            dropped.append(" ".join(header[c].split()))
+    sizes = _label_widths({c: natural[c] for c in cols if not numeric[c]},
+                          {c: least[c] for c in cols if not numeric[c]},
+                          room(cols) - sum(natural[c] for c in cols if numeric[c]))
+    caption = (f"left out for width: {', '.join(dropped)} (a wider terminal, or --format "
+               "csv or json, shows them)" if dropped else None)
+    tab = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
     for c in cols:
-        if c == "ceg_low":
-            tab.add_column("90% interval", justify="right")
-        elif df[c].dtype.kind in "iuf":
-            tab.add_column(_HEADERS.get(c, str(c)), justify="right")
-        else:  # on a narrow terminal labels fold onto more lines rather than end in "..."
-            tab.add_column(_HEADERS.get(c, str(c)), overflow="fold")
-    for r in rows:
-        tab.add_row(*r)
+        if numeric[c]:  # whole numbers only: never wrapped, never cut (header word by word)
+            tab.add_column(header[c], justify="right", no_wrap=True, min_width=natural[c])
+        else:  # labels fold onto more lines rather than end in "..."
+            tab.add_column(header[c], overflow="fold", width=sizes[c])
+    for i in range(len(df)):
+        tab.add_row(*[cells[c][i] for c in cols])
     return tab
+
+
+def _label_widths(natural: dict[str, int], least: dict[str, int], room: int) -> dict[str, int]:
+    """Share ``room`` among label columns: each its natural width if all fit, else by need."""
+    if sum(natural.values()) <= room:
+        return dict(natural)
+    sizes = dict(least)
+    spare = room - sum(sizes.values())
+    while spare > 0:
+        short = [c for c in sizes if sizes[c] < natural[c]]
+        if not short:
+            break
+        for c in sorted(short, key=lambda k: sizes[k] - natural[k]):  # furthest short first
+            if spare == 0:
+                break
+            sizes[c] += 1
+            spare -= 1
+    return sizes
+
+
+def flop_text(flop: float) -> str:
+    """Return compute in FLOP as short text: ``1e23``, ``3.1e23`` (no matplotlib import)."""
+    return f"{flop:.2g}".replace("e+", "e")
+
+
+def _at(result: Fit) -> str:
+    """Return "at 1e23 FLOP": where the fit's CEGs are read off (the spec's x_ref)."""
+    return f"at {flop_text(result.spec.structure.x_ref_flop)} FLOP"
 
 
 def _print_results(result: Fit) -> None:
     """Print the category and enhancement tables and the headline of a fit."""
     console.print(frame_table(result.summary("category"),
-                              "CEG by category at x_ref (90% intervals)",
+                              f"CEG by category {_at(result)} (90% intervals)",
                               TABLE_COLUMNS["category"]))
     console.print(frame_table(result.summary("enhancement"),
-                              "CEG by enhancement at x_ref, averaged over benchmarks",
+                              f"CEG by enhancement {_at(result)}, averaged over benchmarks",
                               TABLE_COLUMNS["enhancement"]))
     console.print("Headline (Davidson et al.: most enhancements > 5x, some > 20x):",
                   highlight=False)
@@ -189,20 +258,21 @@ def fit_cmd(
         "--sampler", help="NUTS implementation (default: the spec's).",
         case_sensitive=False)] = None,
     strict: Annotated[bool, typer.Option(
-        "--strict", help="Fail (exit status 3) instead of warning if the fit did not "
-                         "converge.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", help="Hide the progress bar.")] = False,
+        "--strict", help="Exit with status 3 instead of warning if the fit did not converge "
+                         "(the fit is saved first, with its diagnostics).")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="Hide the progress display.")] = False,
 ) -> None:
     """Fit the model to an evaluation table, save the fit and print the CEGs."""
     import warnings
 
     from ceg.dataset import load_dataset
-    from ceg.errors import DataWarning
+    from ceg.errors import ConvergenceError, ConvergenceWarning, DataWarning
     from ceg.fit import fit
     from ceg.registry import load_registries
     from ceg.spec import ModelSpec
     from ceg.table import read_table
 
+    _check_flag_value(data)
     _check_folder(out)
     spec = ModelSpec.load(model)
     reg = load_registries(benchmarks=benchmarks, enhancements=enhancements)
@@ -215,16 +285,44 @@ def fit_cmd(
     console.print(
         f"Fitting {len(table)} rows of {name} with model '{spec.name}' ({chosen}, "
         f"{chains or s.chains} chains x {draws or s.draws} draws after {tune or s.tune} "
-        "tuning steps)", highlight=False)
-    with warnings.catch_warnings():
+        f"tuning steps). {EXPECTED_DURATION}", highlight=False)
+    # On a terminal the sampler shows each chain's progress; elsewhere (a log) a line
+    # when sampling starts and one with its duration when it ends.
+    bar = not quiet and console.is_terminal
+    with warnings.catch_warnings(), (nullcontext() if bar or quiet else stage("Sampling")):
         # The table was validated (and its DataWarnings shown) above; fit validates again.
         warnings.simplefilter("ignore", DataWarning)
+        if strict:  # reported below as the error, once the fit is saved
+            warnings.simplefilter("ignore", ConvergenceWarning)
+        # Never strict here: a fit that did not converge is saved before exiting with 3.
         result = fit(table, spec, draws=draws, tune=tune, chains=chains, seed=seed,
-                     sampler=chosen, registries=reg, strict=strict, progress=not quiet)
+                     sampler=chosen, registries=reg, strict=False, progress=bar)
     result.save(out)
-    console.print(f"Diagnostics: {result.diagnostics()}", highlight=False)
+    diagnostics = result.diagnostics()
+    console.print(f"Diagnostics: {diagnostics}", highlight=False)
+    if strict and not diagnostics.converged:
+        raise ConvergenceError(
+            f"the fit did not converge: {'; '.join(diagnostics.problems())}. It is saved in "
+            f"{out} with its diagnostics ('ceg summary {out}' reads it); run longer "
+            "(--draws/--tune), raise target_accept in the spec, or simplify the model")
     _print_results(result)
     console.print(f"Saved the fit to {out}", highlight=False)
+
+
+#: What a fit costs, for the line printed before sampling: a measured reference point.
+EXPECTED_DURATION = ("For scale: the bundled dataset at the default settings took 278 s on an "
+                     "idle machine (benchmarks/README.md).")
+#: Words that look like a value given to a flag (``--strict true``).
+_FLAG_VALUES = {"true", "false", "yes", "no", "on", "off", "1", "0"}
+
+
+def _check_flag_value(data: Path | None) -> None:
+    """Refuse ``ceg fit --strict true``: a flag takes no value, so "true" became DATA."""
+    from ceg.errors import CegError
+
+    if data is not None and str(data).lower() in _FLAG_VALUES and not data.exists():
+        raise CegError(f"'{data}' is not a file: flags such as --strict and --quiet take no "
+                       f"value; write '--strict' alone (leave out '{data}')")
 
 
 def summary_cmd(
@@ -238,7 +336,8 @@ def summary_cmd(
     """Print the CEG summary of a saved fit: median, 90% interval, P(CEG > 1, 5, 20)."""
     from ceg.fit import load_fit
 
-    frame = load_fit(fit).summary(by.value)
+    result = load_fit(fit)
+    frame = result.summary(by.value)
     # A named index (enhancement, category, observation) is data; a RangeIndex is not.
     keep_index = frame.index.name is not None
     if fmt.value == "csv":
@@ -247,8 +346,8 @@ def summary_cmd(
         records = frame.reset_index() if keep_index else frame
         typer.echo(records.to_json(orient="records", double_precision=15))
     else:
-        console.print(frame_table(frame, f"CEG by {by.value} ({fit}; --format csv or json "
-                                         "for every column)", TABLE_COLUMNS[by.value]))
+        console.print(frame_table(frame, f"CEG by {by.value} {_at(result)} ({fit}; --format csv "
+                                         "or json for every column)", TABLE_COLUMNS[by.value]))
 
 
 def tidy_draws(result: Fit) -> pd.DataFrame:

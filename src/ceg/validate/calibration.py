@@ -292,8 +292,13 @@ def ecdf_band(n: int, level: float = 0.95, n_sim: int = 2000, seed: int = 0) -> 
     null = _null_gammas(n, n_sim, seed)
     g = float(np.quantile(null, 1 - level))
     z = _grid(n)
-    lower = stats.binom.ppf(g / 2, n, z) / n - z
-    upper = stats.binom.isf(g / 2, n, z) / n - z
+    # the counts k whose two-sided tail probability (the quantity gamma minimises) is at
+    # least g: an ECDF stays inside the band at every z exactly when its gamma >= g
+    k = np.arange(n + 1)[:, None]
+    tail = 2 * np.minimum(stats.binom.cdf(k, n, z), stats.binom.sf(k - 1, n, z))
+    ok = tail >= g * (1 - 1e-9)  # the simulated g is one of these tails: keep ties inside
+    lower = np.argmax(ok, axis=0) / n - z
+    upper = (n - np.argmax(ok[::-1], axis=0)) / n - z
     return EcdfBand(z=z, lower=lower, upper=upper, level=level)
 
 

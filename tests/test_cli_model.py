@@ -19,8 +19,9 @@ from typer.testing import CliRunner
 import ceg.fit
 from ceg.cli import app
 from ceg.cli._common import console, run_guarded
-from ceg.cli.model import ALL_BENCHMARKS, BY_LEVELS, EXPORT_COLUMNS, Sampler
+from ceg.cli.model import BY_LEVELS, EXPORT_FORMATS, Sampler
 from ceg.errors import ConvergenceError, ConvergenceWarning
+from ceg.export import ALL_BENCHMARKS, DRAW_COLUMNS, ExportFormat, export
 from ceg.spec import SamplerName
 from ceg.summary import By
 from fakes import fake_fit, synthetic_table
@@ -64,6 +65,7 @@ def invoke(*args: str):
 
 def test_choices_come_from_their_declarations():
     assert BY_LEVELS == get_args(By)
+    assert EXPORT_FORMATS == get_args(ExportFormat)
     assert [s.value for s in Sampler] == list(get_args(SamplerName))
 
 
@@ -150,18 +152,22 @@ def test_summary_missing_fit_exit_2(tmp_path, capsys):
 
 
 def check_draws(frame: pd.DataFrame, fake) -> None:
-    assert list(frame.columns) == list(EXPORT_COLUMNS)
+    """The draws export on the CLI's side (the library's is tested in test_export.py)."""
+    assert list(frame.columns) == list(DRAW_COLUMNS)
     d = fake.design
     n = fake.posterior.sizes["chain"] * fake.posterior.sizes["draw"]
-    assert len(frame) == n * (len(d.coords["enhancement"]) + len(d.coords["enhancement_benchmark"]))
+    n_cat = len(d.coords["category"])
+    assert len(frame) == n * (len(d.coords["enhancement"]) + len(d.coords["enhancement_benchmark"])
+                              + 2 * n_cat)
     np.testing.assert_allclose(frame["ceg"], 10 ** frame["log10_ceg"])
-    overall = frame[frame["benchmark"] == ALL_BENCHMARKS]
+    overall = frame[frame["quantity"] == "enhancement"]
+    assert (overall["benchmark"] == ALL_BENCHMARKS).all()
     assert len(overall) == n * len(d.coords["enhancement"])
     a = fake.posterior["shift_intercept"]
     for r in overall.sample(20, random_state=0).itertuples():
         assert r.log10_ceg == pytest.approx(
             float(a.sel(chain=r.chain, draw=r.draw, enhancement=r.enhancement)))
-    per = frame[frame["benchmark"] != ALL_BENCHMARKS]
+    per = frame[frame["quantity"] == "enhancement_benchmark"]
     assert set(zip(per["enhancement"], per["benchmark"], strict=True)) == {
         tuple(lab.split("|")) for lab in d.coords["enhancement_benchmark"]}
     eb = fake.quantities["log10_ceg_enhancement_benchmark"]
@@ -170,35 +176,89 @@ def check_draws(frame: pd.DataFrame, fake) -> None:
         chain=r["chain"], draw=r["draw"], enhancement_benchmark=f"{r.enhancement}|"
                                                                 f"{r.benchmark}")))
     cats = fake.registries.enhancements["category"]
-    assert (frame["category"] == cats.reindex(frame["enhancement"]).to_numpy()).all()
+    named = frame[frame["enhancement"].notna()]
+    assert (named["category"] == cats.reindex(named["enhancement"]).to_numpy()).all()
+    pooled = frame[frame["quantity"] == "category_mean"]
+    assert set(pooled["category"]) == set(d.coords["category"])
+    assert pooled["enhancement"].isna().all()
     assert set(frame["chain"]) == {0, 1} and frame["draw"].max() == 19
 
 
-def test_export_csv(fit_file, fake, tmp_path):
+def test_export_draws_csv(fit_file, fake, tmp_path):
     out = tmp_path / "draws.csv"
-    invoke("export", fit_file, "--draws", out)
+    result = invoke("export", fit_file, "--format", "draws", "--out", out)
     check_draws(pd.read_csv(out), fake)
     assert os.listdir(tmp_path) == ["draws.csv"]
+    n_q = 3 + 4 + 2 * 3  # enhancements, pairs, category means and new-enhancement predictives
+    assert f"Wrote {n_q * 40:,} rows ({n_q} quantities x 40 draws)" in flat(result.output)
 
 
-def test_export_parquet_matches_csv(fit_file, fake, tmp_path):
-    invoke("export", fit_file, "--draws", tmp_path / "d.parquet")
-    invoke("export", fit_file, "--draws", tmp_path / "d.csv")
+def test_export_draws_option_is_short_for_format_draws(fit_file, tmp_path):
+    invoke("export", fit_file, "--draws", tmp_path / "a.csv")
+    invoke("export", fit_file, "--format", "draws", "--out", tmp_path / "b.csv")
+    assert (tmp_path / "a.csv").read_text() == (tmp_path / "b.csv").read_text()
+
+
+def test_export_parquet_and_json_match_csv(fit_file, fake, tmp_path):
+    for ext in ("parquet", "csv", "json"):
+        invoke("export", fit_file, "--out", tmp_path / f"d.{ext}")
     parquet = pd.read_parquet(tmp_path / "d.parquet")
     check_draws(parquet, fake)
     csv = pd.read_csv(tmp_path / "d.csv")
-    np.testing.assert_allclose(parquet["log10_ceg"], csv["log10_ceg"], rtol=1e-15)
-    assert (parquet["benchmark"].to_numpy() == csv["benchmark"].to_numpy()).all()
+    records = pd.read_json(tmp_path / "d.json", orient="records", precise_float=True)
+    for col in ("log10_ceg", "ceg", "ceg_net_inference"):  # every float read back exactly
+        np.testing.assert_array_equal(parquet[col], csv[col])
+        np.testing.assert_array_equal(records[col], csv[col])
+    assert (parquet["name"].to_numpy() == csv["name"].to_numpy()).all()
+    assert (records["name"].to_numpy() == csv["name"].to_numpy()).all()
 
 
 def test_export_netcdf_holds_every_quantity(fit_file, fake, tmp_path):
     out = tmp_path / "q.nc"
-    invoke("export", fit_file, "--draws", out)
+    result = invoke("export", fit_file, "--draws", out)
     with xr.open_dataset(out, engine="h5netcdf") as ds:
         assert set(ds.data_vars) == set(fake.quantities.data_vars)
         np.testing.assert_allclose(ds["log10_ceg_enhancement"],
                                    fake.quantities["log10_ceg_enhancement"])
         assert list(ds["enhancement"].to_numpy()) == fake.design.coords["enhancement"]
+    assert f"Wrote {len(fake.quantities.data_vars)} CEG quantities" in flat(result.output)
+
+
+@pytest.mark.parametrize("form", ["quantiles", "lognormal", "triple", "interval80"])
+def test_export_tables_equal_the_library_tables(fit_file, tmp_path, form):
+    from ceg.fit import load_fit
+
+    out = tmp_path / f"{form}.csv"
+    result = invoke("export", fit_file, "--format", form, "--out", out)
+    got = pd.read_csv(out)
+    want = export(load_fit(fit_file), form)
+    assert list(got.columns) == list(want.columns)
+    num = want.select_dtypes("number").columns
+    np.testing.assert_allclose(got[num].to_numpy(float), want[num].to_numpy(float), rtol=1e-14)
+    assert f"Wrote {len(want)} rows ({form}: one per quantity, from 40 draws each)" in flat(
+        result.output)
+    assert "1e+23 FLOP" in flat(result.output)
+
+
+def test_export_without_out_prints_csv(fit_file):
+    got = pd.read_csv(io.StringIO(invoke("export", fit_file, "--format", "triple").output))
+    assert list(got.columns[-7:-4]) == ["ceg_p5", "ceg_p50", "ceg_p95"]
+    assert (got["at_flop"] == 1e23).all()
+
+
+def test_export_levels(fit_file):
+    got = pd.read_csv(io.StringIO(invoke("export", fit_file, "--format", "quantiles",
+                                         "--levels", "0.9,0.025").output))
+    assert [c for c in got.columns if c.startswith("ceg_p")] == ["ceg_p2.5", "ceg_p90"]
+
+
+def test_export_squigglepy_code_parses(fit_file, tmp_path):
+    import ast
+
+    out = tmp_path / "ceg_dists.py"
+    invoke("export", fit_file, "--format", "squigglepy", "--out", out)
+    tree = ast.parse(out.read_text())
+    assert any(isinstance(n, ast.Import) and n.names[0].name == "squigglepy" for n in tree.body)
 
 
 def test_export_replaces_an_existing_file(fit_file, tmp_path):
@@ -215,9 +275,16 @@ def test_export_unknown_extension_exit_2(fit_file, tmp_path, capsys, name):
     assert run_guarded(app, ["export", str(fit_file), "--draws", str(out)]) == 2
     err = flat(capsys.readouterr().err)
     assert "cannot write" in err
-    for ext in (".csv", ".parquet", ".nc"):
+    for ext in (".csv", ".json", ".parquet", ".nc"):
         assert ext in err
     assert not out.exists()
+
+
+def test_export_netcdf_only_for_draws_exit_2(fit_file, tmp_path, capsys):
+    out = tmp_path / "q.nc"
+    assert run_guarded(app, ["export", str(fit_file), "--format", "quantiles", "--out",
+                             str(out)]) == 2
+    assert "cannot write the quantiles table to a '.nc' file" in flat(capsys.readouterr().err)
 
 
 def test_export_missing_folder_exit_2(fit_file, tmp_path, capsys):
@@ -226,10 +293,18 @@ def test_export_missing_folder_exit_2(fit_file, tmp_path, capsys):
     assert "does not exist" in flat(capsys.readouterr().err)
 
 
-def test_export_needs_the_draws_option(fit_file):
-    result = runner.invoke(app, ["export", str(fit_file)])
-    assert result.exit_code == 2
-    assert "--draws" in result.output
+@pytest.mark.parametrize(("args", "message"), [
+    (["--draws", "d.csv", "--format", "triple"], "--draws FILE is short for --format draws"),
+    (["--draws", "d.csv", "--out", "e.csv"], "--draws FILE is short for --format draws"),
+    (["--format", "triple", "--levels", "0.5"], "--levels applies to --format quantiles"),
+    (["--format", "quantiles", "--levels", "0.5,x"], "numbers between 0 and 1"),
+    (["--format", "quantiles", "--levels", "0.5,1.5"], "strictly between 0 and 1"),
+])
+def test_export_bad_options_exit_2(fit_file, tmp_path, capsys, args, message):
+    args = [str(tmp_path / a) if a.endswith(".csv") else a for a in args]
+    assert run_guarded(app, ["export", str(fit_file), *args]) == 2
+    assert message in flat(capsys.readouterr().err)
+    assert os.listdir(tmp_path) == []
 
 
 # ---------------------------------------------------------------- fit

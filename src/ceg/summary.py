@@ -138,18 +138,41 @@ def cost_columns(log10_ceg: xr.DataArray, dim: str, enhancements: np.ndarray,
         be > 0 to count as given).
     """
     reg = registry.reindex(np.asarray(enhancements))
-    f = reg["finetune_compute_fraction"].to_numpy(dtype=float)
-    m = reg["inference_cost_multiplier"].to_numpy(dtype=float)
-    flat = _flat(log10_ceg, dim)
+    return pd.DataFrame(cost_stats(_flat(log10_ceg, dim),
+                                   reg["finetune_compute_fraction"].to_numpy(dtype=float),
+                                   reg["inference_cost_multiplier"].to_numpy(dtype=float),
+                                   median_ceg), index=log10_ceg.get_index(dim))
+
+
+def cost_stats(log10_ceg: np.ndarray, finetune_fraction: np.ndarray,
+               inference_multiplier: np.ndarray, median_ceg: np.ndarray
+               ) -> dict[str, np.ndarray]:
+    """Return the cost columns of :func:`cost_columns` from plain arrays.
+
+    Parameters
+    ----------
+    log10_ceg
+        Draws of log10 CEG, shape (rows, draws).
+    finetune_fraction, inference_multiplier
+        Each row's fine-tuning share ``f`` and inference-cost multiplier
+        ``m`` (NaN where unknown).
+    median_ceg
+        Each row's median CEG.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        The arrays of :data:`COST_COLUMNS`, one value per row.
+    """
+    f = np.asarray(finetune_fraction, dtype=float)
+    m = np.asarray(inference_multiplier, dtype=float)
     known = ~np.isnan(f)
     p = np.full(len(f), np.nan)
-    p[known] = (flat[known] > np.log10(1.0 + f[known])[:, None]).mean(axis=1)
+    p[known] = (log10_ceg[known] > np.log10(1.0 + f[known])[:, None]).mean(axis=1)
     m = np.where(m > 0, m, np.nan)
-    return pd.DataFrame({
-        "finetune_compute_fraction": f, "p_gt_1_plus_finetune": p,
-        "inference_cost_multiplier": m,
-        "median_ceg_net_inference": np.asarray(median_ceg, dtype=float) / m,
-    }, index=log10_ceg.get_index(dim))
+    return {"finetune_compute_fraction": f, "p_gt_1_plus_finetune": p,
+            "inference_cost_multiplier": m,
+            "median_ceg_net_inference": np.asarray(median_ceg, dtype=float) / m}
 
 
 def _paper(fit: FitResult) -> pd.DataFrame:

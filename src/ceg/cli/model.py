@@ -5,11 +5,10 @@ The commands are thin: they parse options, call :func:`ceg.fit.fit` or
 fit machinery are imported inside the commands so that ``ceg --help`` stays
 fast.
 
-Export format (``ceg export FIT --draws OUT``): one row per posterior draw and
-quantity, columns :data:`EXPORT_COLUMNS`. Rows whose ``benchmark`` is
-:data:`ALL_BENCHMARKS` (``"all"``) hold an enhancement's CEG at ``x_ref``
-averaged over benchmarks; the other rows hold its CEG on one benchmark at
-``x_ref``.
+``ceg export`` writes the forms of :mod:`ceg.export` (tidy draws, quantiles,
+lognormal fits, the 5/50/95 triple, 80% intervals, squigglepy code): the
+formats live in the library, so notebooks and scripts reach them without the
+command line.
 """
 
 from __future__ import annotations
@@ -22,7 +21,6 @@ from typing import TYPE_CHECKING, Annotated, get_args
 import typer
 
 from ceg.cli._common import console, stage
-from ceg.files import write_atomic
 from ceg.spec import SamplerName
 
 if TYPE_CHECKING:
@@ -36,21 +34,15 @@ if TYPE_CHECKING:
 BY_LEVELS = ("enhancement", "benchmark", "category", "observation")
 #: Output formats of ``ceg summary --format``.
 FORMATS = ("table", "csv", "json")
-#: Columns of the tidy draws written by ``ceg export``, in order.
-EXPORT_COLUMNS = ("chain", "draw", "enhancement", "category", "benchmark", "log10_ceg", "ceg")
-#: ``benchmark`` value of the exported rows averaged over benchmarks.
-ALL_BENCHMARKS = "all"
-#: File extensions ``ceg export --draws`` writes, and what each holds.
-EXPORT_EXTENSIONS = {
-    ".csv": "tidy draws as CSV",
-    ".parquet": "tidy draws as Parquet",
-    ".nc": "every CEG quantity as an xarray Dataset (NetCDF)",
-}
+#: Forms of ``ceg export --format``; the same as :data:`ceg.export.EXPORT_FORMATS`
+#: (kept here so that ``ceg --help`` does not import pandas; a test keeps them equal).
+EXPORT_FORMATS = ("draws", "quantiles", "lognormal", "triple", "interval80", "squigglepy")
 
 # Choices as str enums, built from their one declaration.
 Sampler = enum.Enum("Sampler", [(n, n) for n in get_args(SamplerName)], type=str)
 By = enum.Enum("By", [(n, n) for n in BY_LEVELS], type=str)
 Format = enum.Enum("Format", [(n, n) for n in FORMATS], type=str)
+ExportForm = enum.Enum("ExportForm", [(n, n) for n in EXPORT_FORMATS], type=str)
 
 FitArg = Annotated[Path, typer.Argument(help="A fit saved by 'ceg fit' (NetCDF).",
                                         dir_okay=False)]
@@ -350,95 +342,63 @@ def summary_cmd(
                                          "or json for every column)", TABLE_COLUMNS[by.value]))
 
 
-def tidy_draws(result: Fit) -> pd.DataFrame:
-    """Return the tidy draws of every enhancement's CEG, overall and per benchmark.
-
-    Parameters
-    ----------
-    result
-        A fit.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns :data:`EXPORT_COLUMNS`, one row per (chain, draw) and
-        quantity: first each enhancement at ``x_ref`` averaged over benchmarks
-        (``benchmark`` = ``"all"``), then each enhancement x benchmark at
-        ``x_ref``; within each, rows run over labels, then chains, then draws.
-
-    Raises
-    ------
-    CegError
-        If a benchmark is itself named ``"all"``.
-    """
-    import numpy as np
-    import pandas as pd
-
+def _levels(text: str | None, form: str) -> tuple[float, ...] | None:
+    """Parse ``--levels`` ("0.05,0.5,0.95"); only ``quantiles`` and ``lognormal`` take it."""
     from ceg.errors import CegError
 
-    q = result.quantities
-    cat = result.registries.enhancements["category"]
-    enh = q["log10_ceg_enhancement"].transpose("enhancement", "chain", "draw")
-    eb = q["log10_ceg_enhancement_benchmark"].transpose("enhancement_benchmark", "chain",
-                                                        "draw")
-    if ALL_BENCHMARKS in set(eb["pair_benchmark"].to_numpy()):
-        raise CegError(f"a benchmark is named '{ALL_BENCHMARKS}', which the export uses for "
-                       "benchmark-averaged rows: rename the benchmark and refit")
-    n_chain, n_draw = enh.sizes["chain"], enh.sizes["draw"]
-    per = n_chain * n_draw
-    chain = np.repeat(enh["chain"].to_numpy(), n_draw)
-    draw = np.tile(enh["draw"].to_numpy(), n_chain)
-
-    def block(values: np.ndarray, enhancements: np.ndarray, bench: np.ndarray) -> pd.DataFrame:
-        n = len(enhancements)
-        log10 = values.reshape(n * per)
-        return pd.DataFrame({
-            "chain": np.tile(chain, n).astype(np.int64),
-            "draw": np.tile(draw, n).astype(np.int64),
-            "enhancement": np.repeat(enhancements, per).astype(object),
-            "category": np.repeat(cat.reindex(enhancements).to_numpy(), per).astype(object),
-            "benchmark": np.repeat(bench, per).astype(object),
-            "log10_ceg": log10,
-            "ceg": np.power(10.0, log10),
-        })
-
-    labels = enh["enhancement"].to_numpy()
-    out = pd.concat([
-        block(enh.to_numpy(), labels, np.full(len(labels), ALL_BENCHMARKS, dtype=object)),
-        block(eb.to_numpy(), eb["pair_enhancement"].to_numpy(), eb["pair_benchmark"].to_numpy()),
-    ], ignore_index=True)
-    return out[list(EXPORT_COLUMNS)]
+    if text is None:
+        return None
+    if form not in ("quantiles", "lognormal"):
+        raise CegError(f"--levels applies to --format quantiles or lognormal, not {form} "
+                       "(whose levels are fixed): leave it out")
+    try:
+        return tuple(float(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise CegError(f"--levels {text!r}: give numbers between 0 and 1 separated by commas, "
+                       "e.g. --levels 0.05,0.5,0.95") from None
 
 
 def export_cmd(
     fit: FitArg,
-    draws: Annotated[Path, typer.Option(
-        "--draws", help="Output file: .csv or .parquet (tidy draws), or .nc (every CEG "
-                        "quantity as an xarray Dataset).", dir_okay=False)],
+    form: Annotated[ExportForm, typer.Option(  # type: ignore[valid-type]
+        "--format", help="draws (one row per quantity and posterior draw, joint across "
+                         "quantities), quantiles, lognormal (mu, sigma and fit quality), "
+                         "triple (5/50/95), interval80 (10/90) or squigglepy (code).",
+        case_sensitive=False)] = ExportForm.draws,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Output file: .csv, .json or .parquet (draws also .nc: every CEG "
+                      "quantity as an xarray Dataset); squigglepy code to any file (.py). "
+                      "Printed (CSV, or the code) if omitted.", dir_okay=False)] = None,
+    levels: Annotated[str | None, typer.Option(
+        "--levels", help="Quantile levels of quantiles and lognormal, comma-separated "
+                         "(default 0.05,0.1,0.25,0.5,0.75,0.9,0.95).")] = None,
+    draws: Annotated[Path | None, typer.Option(
+        "--draws", help="Same as --format draws --out FILE.", dir_okay=False)] = None,
 ) -> None:
-    """Write posterior draws of the CEGs for a risk model's Monte Carlo."""
+    """Write the CEG posteriors in a form a risk model takes (at the spec's x_ref)."""
     from ceg.errors import CegError
+
+    chosen = form.value
+    if draws is not None:
+        if out is not None or chosen != "draws":
+            raise CegError("--draws FILE is short for --format draws --out FILE: give either "
+                           "--draws, or --format and --out")
+        out = draws
+    wanted = _levels(levels, chosen)
+    from ceg import export
     from ceg.fit import load_fit
 
-    suffix = draws.suffix.lower()
-    if suffix not in EXPORT_EXTENSIONS:
-        known = "; ".join(f"{k} ({v})" for k, v in EXPORT_EXTENSIONS.items())
-        raise CegError(f"{draws}: cannot write a '{draws.suffix or '(no extension)'}' file; "
-                       f"use one of: {known}")
-    _check_folder(draws)
+    if out is not None:
+        export.check_destination(chosen, out)
     result = load_fit(fit)
-    if suffix == ".nc":
-        write_atomic(draws, lambda p: result.quantities.to_netcdf(p, engine="h5netcdf"))
-        console.print(f"Wrote {len(result.quantities.data_vars)} CEG quantities to {draws}",
-                      highlight=False)
+    kwargs = {"levels": wanted} if wanted is not None else {}
+    if out is None:
+        made = export.export(result, chosen, title=str(fit), **kwargs)
+        text = made if isinstance(made, str) else made.to_csv(index=False, lineterminator="\n")
+        typer.echo(text, nl=False)
         return
-    frame = tidy_draws(result)
-    if suffix == ".csv":
-        write_atomic(draws, lambda p: frame.to_csv(p, index=False, lineterminator="\n"))
-    else:
-        write_atomic(draws, lambda p: frame.to_parquet(p, index=False))
-    console.print(f"Wrote {len(frame)} draws ({frame['enhancement'].nunique()} enhancements) "
-                  f"to {draws}", highlight=False)
+    written = export.write_export(result, chosen, out, title=str(fit), **kwargs)
+    console.print(str(written), highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -83,9 +83,10 @@ from typing import Literal
 
 import pandas as pd
 
-from ceg.errors import DataError, Problem
+from ceg.errors import DataError, Problem, did_you_mean
 from ceg.importers import read_source_csv
-from ceg.table import BASE, STACK, normalise_condition, validate_table
+from ceg.registry import load_registries
+from ceg.table import BASE, STACK, enhancements_of, normalise_condition, validate_table
 
 RUNS_FILE = "benchmarks_runs.csv"
 INDEX_FILE = "website/epoch_capabilities_index.csv"
@@ -250,15 +251,16 @@ def load_model_map(path: Path | str | None = None) -> pd.DataFrame:
     ------
     DataError
         If a column is missing, a version is listed twice, ``base_assumed`` is
-        not true/false, or a field that must be filled is empty.
+        not true/false, a field that must be filled is empty, or a condition
+        names an enhancement the bundled registry does not have.
     """
     if path is None:
         with resources.files("ceg.data").joinpath(MAP_FILE).open("r", encoding="utf-8") as fh:
             raw = pd.read_csv(fh, dtype=str, keep_default_na=False)
         where = f"ceg/data/{MAP_FILE}"
     else:
-        raw = read_source_csv(Path(path), MAP_COLUMNS, "Epoch model mapping").fillna("")
-        raw = raw.astype(str)
+        raw = read_source_csv(Path(path), MAP_COLUMNS, "Epoch model mapping")
+        raw = raw.astype(object).where(raw.notna(), "").astype(str)
         where = str(path)
     problems = [Problem("column missing from the mapping", column=c)
                 for c in MAP_COLUMNS if c not in raw.columns]
@@ -275,6 +277,14 @@ def load_model_map(path: Path | str | None = None) -> pd.DataFrame:
     for i in raw.index[dup]:
         problems.append(Problem("model version listed twice: keep one row", row=int(i) + 2,
                                 column="model_version", value=raw.at[i, "model_version"]))
+    known = set(load_registries().enhancements.index)
+    for i, cond in raw["condition"].items():
+        for slug in enhancements_of(normalise_condition(cond)) if cond.strip() else []:
+            if slug not in known:
+                problems.append(Problem(
+                    f"unknown enhancement '{slug}'.{did_you_mean(slug, known)} Use registered "
+                    "slugs joined by '+' (ceg/data/enhancements.csv)", row=int(i) + 2,
+                    column="condition", value=cond))
     if problems:
         raise DataError(problems, where)
     out = raw.assign(base_assumed=flag == "true",

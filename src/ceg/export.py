@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 from ceg.design import SEP
-from ceg.errors import CegError
+from ceg.errors import CegError, did_you_mean
 from ceg.files import write_atomic, write_text_atomic
 from ceg.summary import cost_stats
 
@@ -442,6 +442,7 @@ def export(source: Fit | CegDraws, fmt: ExportFormat,
     CegError
         If ``fmt`` is unknown or ``levels`` invalid.
     """
+    _check_format(fmt)
     d = _draws_of(source)
     if fmt == "draws":
         return tidy_draws(d)
@@ -453,12 +454,13 @@ def export(source: Fit | CegDraws, fmt: ExportFormat,
         return quantile_table(d, TRIPLE_LEVELS)
     if fmt == "interval80":
         return quantile_table(d, INTERVAL80_LEVELS)
-    if fmt == "squigglepy":
-        return squigglepy_snippet(d, title)
-    from ceg.errors import did_you_mean
+    return squigglepy_snippet(d, title)
 
-    raise CegError(f"unknown export format {fmt!r}; use one of {list(EXPORT_FORMATS)}."
-                   f"{did_you_mean(str(fmt), EXPORT_FORMATS)}")
+
+def _check_format(fmt: str) -> None:
+    if fmt not in EXPORT_FORMATS:
+        raise CegError(f"unknown export format {fmt!r}; use one of {list(EXPORT_FORMATS)}."
+                       f"{did_you_mean(str(fmt), EXPORT_FORMATS)}")
 
 
 def write_table(frame: pd.DataFrame, path: Path | str) -> Path:
@@ -527,11 +529,7 @@ def check_destination(fmt: ExportFormat, path: Path | str) -> Path:
     CegError
         If the form is unknown, the suffix does not fit it or the folder is missing.
     """
-    if fmt not in EXPORT_FORMATS:
-        from ceg.errors import did_you_mean
-
-        raise CegError(f"unknown export format {fmt!r}; use one of {list(EXPORT_FORMATS)}."
-                       f"{did_you_mean(str(fmt), EXPORT_FORMATS)}")
+    _check_format(fmt)
     if fmt == "squigglepy":
         return _check(path, None, "squigglepy code")
     if fmt == "draws":

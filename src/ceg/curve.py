@@ -28,7 +28,7 @@ def _sigmoid(z: Any, lib: ModuleType) -> Any:
 
 
 def success_probability(theta: Any, midpoint: Any, slope: Any, floor: Any,
-                        lib: ModuleType = np) -> Any:
+                        lib: ModuleType = np, logit_offset: Any = 0.0) -> Any:
     """Return the probability of a correct answer at effective compute ``theta``.
 
     Parameters
@@ -44,13 +44,16 @@ def success_probability(theta: Any, midpoint: Any, slope: Any, floor: Any,
         Chance level in [0, 1).
     lib
         ``numpy`` or ``pytensor.tensor``.
+    logit_offset
+        Added on the logit (ability) scale, after the slope: a family's
+        benchmark profile or a (model, benchmark) residual. 0 by default.
 
     Returns
     -------
     array
-        ``floor + (1 - floor) * logistic(slope * (theta - midpoint))``.
+        ``floor + (1 - floor) * logistic(slope * (theta - midpoint) + logit_offset)``.
     """
-    return floor + (1 - floor) * _sigmoid(slope * (theta - midpoint), lib)
+    return floor + (1 - floor) * _sigmoid(slope * (theta - midpoint) + logit_offset, lib)
 
 
 def effective_compute(score: Any, midpoint: Any, slope: Any, floor: Any) -> Any:

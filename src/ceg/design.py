@@ -19,6 +19,28 @@ from ceg.table import BASE, enhancements_of
 
 #: Separator inside composite coordinate labels ("slug|benchmark").
 SEP = "|"
+#: Separator between a row's source id and a note appended to it ("Ruan et al. 2024 | note").
+SOURCE_NOTE_SEP = " | "
+
+
+def source_id(source: str) -> str:
+    """Return the id of a row's ``source``: the text before the first ``" | "`` note.
+
+    Importers append notes to a source (the ObsScaling importer says where a
+    model's compute came from); the note must not make the rows a protocol
+    group of their own.
+
+    Parameters
+    ----------
+    source
+        The table's ``source`` cell.
+
+    Returns
+    -------
+    str
+        The source id, stripped.
+    """
+    return str(source).split(SOURCE_NOTE_SEP, 1)[0].strip()
 
 
 @dataclass(frozen=True)
@@ -58,6 +80,10 @@ class Design:
         Per benchmark: chance level.
     n_items, n_correct
         Per observation: number of items and ``round(score * n_items)``.
+    obs_model_benchmark, obs_family_benchmark
+        Per observation: index into ``coords["model_benchmark"]`` and
+        ``coords["family_benchmark"]`` (the pairs present in the table), for
+        the per-(model, benchmark) residual and the family x benchmark profile.
     """
 
     table: pd.DataFrame
@@ -76,6 +102,8 @@ class Design:
     benchmark_chance: np.ndarray
     n_items: np.ndarray
     n_correct: np.ndarray
+    obs_model_benchmark: np.ndarray
+    obs_family_benchmark: np.ndarray
 
     @property
     def n_obs(self) -> int:
@@ -151,6 +179,11 @@ def make_design(table: pd.DataFrame, registries: Registries) -> Design:
     n_correct = np.clip(np.round(t["score"].to_numpy(dtype=float) * n_items), 0,
                         n_items).astype(np.int64)
 
+    mb_label = obs_model_label + SEP + t["benchmark"]
+    fb_label = t["family"] + SEP + t["benchmark"]
+    model_benchmarks = sorted(mb_label.unique())
+    family_benchmarks = sorted(fb_label.unique())
+
     coords = {
         "observation": [str(i) for i in range(len(t))],
         "model": models,
@@ -161,6 +194,8 @@ def make_design(table: pd.DataFrame, registries: Registries) -> Design:
         "enhancement_benchmark": eb_labels,
         "protocol": protocols,
         "latent_model": [models[i] for i in latent],
+        "model_benchmark": model_benchmarks,
+        "family_benchmark": family_benchmarks,
     }
     return Design(
         table=t,
@@ -182,15 +217,20 @@ def make_design(table: pd.DataFrame, registries: Registries) -> Design:
         benchmark_chance=chance,
         n_items=n_items,
         n_correct=n_correct,
+        obs_model_benchmark=_codes(mb_label, model_benchmarks),
+        obs_family_benchmark=_codes(fb_label, family_benchmarks),
     )
 
 
 def _protocols(t: pd.DataFrame) -> tuple[list[str], np.ndarray]:
-    """Protocol groups: (benchmark, source); each benchmark's reference gets no offset.
+    """Protocol groups: (benchmark, source id); each benchmark's reference gets no offset.
 
-    The reference is the source with the most base rows on the benchmark
-    (ties broken by name), so offsets are relative to the best-measured curve.
+    Groups are keyed on :func:`source_id`, so a note appended to a source does
+    not split its rows off. The reference is the source with the most base
+    rows on the benchmark (ties broken by name), so offsets are relative to
+    the best-measured curve.
     """
+    t = t.assign(source=t["source"].map(source_id))
     base_counts = (t[t["condition"] == BASE].groupby(["benchmark", "source"]).size())
     labels: list[str] = []
     index: dict[tuple[str, str], int] = {}

@@ -51,7 +51,8 @@ def _prior(spec: ModelSpec, name: str, dims: str | None = None) -> pt.TensorVari
 
 
 def _pooled(spec: ModelSpec, stem: str, mean: str | None, sd: str, dims: str,
-            size: int, loc: pt.TensorVariable | None = None) -> pt.TensorVariable:
+            size: int, loc: pt.TensorVariable | None = None,
+            student_t_nu: float | None = None) -> pt.TensorVariable:
     """Hierarchical effect over ``dims`` with a pooled mean (0 if ``mean`` is None) and sd.
 
     Non-centred, ``mean + sd * z``, unless ``stem`` is listed in the spec's
@@ -67,10 +68,20 @@ def _pooled(spec: ModelSpec, stem: str, mean: str | None, sd: str, dims: str,
     (posterior correlations above 0.9 across benchmarks), which forces tiny
     sampler steps. The implied prior on the effects is the same exchangeable
     normal up to the ``(1 - 1/n)`` variance factor of the sum-to-zero part.
+
+    With ``student_t_nu`` the population is a Student-t with that many degrees
+    of freedom instead of a normal (centred: ``StudentT(nu, mean, sd)``;
+    non-centred: ``mean + sd * z`` with ``z ~ StudentT(nu, 0, 1)``, no sum to zero).
     """
     if loc is None:
         loc = _prior(spec, mean) if mean is not None else 0.0
     scale = _prior(spec, sd)
+    if student_t_nu is not None:
+        if stem in spec.structure.centred_effects:
+            return pm.StudentT(f"{stem}_centred", nu=student_t_nu, mu=loc, sigma=scale,
+                               dims=dims, shape=size)
+        z = pm.StudentT(f"{stem}_z", nu=student_t_nu, mu=0.0, sigma=1.0, dims=dims, shape=size)
+        return loc + scale * z
     if stem in spec.structure.centred_effects:
         return pm.Normal(f"{stem}_centred", loc, scale, dims=dims, shape=size)
     if mean is not None and size > 1:
@@ -129,15 +140,29 @@ def build_model(spec: ModelSpec, design: Design,
             fam = pt.zeros(len(c["family"]))
         pm.Deterministic("family_effect", fam, dims="family")
 
-        # Compute: decades from x_ref; latent where train_flop is an estimate.
+        # Compute: decades from x_ref; latent where train_flop is an estimate. A model
+        # effect (its own efficiency beyond its family's) is merged into the latent
+        # compute of estimated models: the two are not separable there.
+        model_sd = _prior(spec, "model_sd") if s.model_effects else None
         xc = pt.as_tensor_variable(design.model_log10_flop - x_ref)
         if s.latent_compute and len(design.latent_model_index):
             idx = design.latent_model_index
+            sd_latent = design.model_log10_sd[idx]
+            if model_sd is not None:
+                sd_latent = pt.sqrt(sd_latent**2 + model_sd**2)
             if s.anchor_family_effects:
-                xc = pt.set_subtensor(xc[idx], _anchored_latent_compute(design, fam, xc[idx]))
+                xc = pt.set_subtensor(xc[idx], _anchored_latent_compute(
+                    design, fam, xc[idx], sd_latent))
             else:
                 z = pm.Normal("log10_flop_z", 0.0, 1.0, dims="latent_model")
-                xc = pt.set_subtensor(xc[idx], xc[idx] + design.model_log10_sd[idx] * z)
+                xc = pt.set_subtensor(xc[idx], xc[idx] + sd_latent * z)
+        if model_sd is not None:
+            eta = model_sd * pm.Normal("model_effect_z", 0.0, 1.0, dims="model")
+            if s.latent_compute and len(design.latent_model_index):
+                eta = pt.set_subtensor(eta[design.latent_model_index], 0.0)
+        else:
+            eta = pt.zeros(len(c["model"]))
+        pm.Deterministic("model_effect", eta, dims="model")
         pm.Deterministic("log10_flop", xc + x_ref, dims="model")
 
         if s.protocol_offsets and len(c["protocol"]):
@@ -150,8 +175,9 @@ def build_model(spec: ModelSpec, design: Design,
         # The curve is parameterised by its logit at x_ref and its slope, which the
         # data pin down nearly independently; the midpoint is derived from them.
         slope = pm.Deterministic("slope", pt.exp(_pooled(
-            spec, "log_slope", "log_slope_mean", "log_slope_sd", "benchmark", n_bench)),
-            dims="benchmark")
+            spec, "log_slope", "log_slope_mean", "log_slope_sd", "benchmark", n_bench,
+            student_t_nu=(s.slope_population_nu if s.slope_population == "student_t"
+                          else None))), dims="benchmark")
         if s.anchor_family_effects and "logit_at_ref" in s.centred_effects:
             logit_ref = _anchored_logit_at_ref(spec, design, fam, slope)
         else:
@@ -191,17 +217,26 @@ def build_model(spec: ModelSpec, design: Design,
             gamma = pt.zeros(n_enh)
         gamma = pm.Deterministic("shift_scale_slope", gamma, dims="enhancement")
 
+        # Each model's compute as its rows see it (decades from x_ref), and the compute
+        # the scale slope multiplies: raw pre-training compute, or the effective compute
+        # of the model's base rows (family efficiency and model effect included).
+        x_eff = xc + fam[design.model_family] + eta
+        x_scale = x_eff if s.scale_compute == "effective" else xc
+        pm.Deterministic("scale_log10_flop", x_scale + x_ref, dims="model")
+
         # Observations. Index 0 of the padded vectors means "nothing".
         pad = pt.zeros(1)
         a_p, u_p, g_p = (pt.concatenate([pad, v]) for v in (a, u, gamma))
-        x_obs = xc[design.obs_model]
         e_idx, eb_idx = design.obs_enhancement, design.obs_enhancement_benchmark
-        shift_total = (a_p[e_idx] + u_p[eb_idx] + g_p[e_idx] * x_obs[:, None]).sum(axis=1)
-        theta = (x_obs + fam[design.model_family[design.obs_model]]
+        x_shift = x_scale[design.obs_model]
+        shift_total = (a_p[e_idx] + u_p[eb_idx] + g_p[e_idx] * x_shift[:, None]).sum(axis=1)
+        theta = (x_eff[design.obs_model]
                  + pt.concatenate([pad, offset])[design.obs_protocol] + shift_total)
         b = design.obs_benchmark
-        floor = design.benchmark_chance if s.floor == "chance" else np.zeros(n_bench)
-        p = success_probability(theta, midpoint_c[b], slope[b], floor[b], lib=pt)
+        floor = pm.Deterministic("floor", _floor(spec, design), dims="benchmark")
+        logit_offset = _ability_offsets(spec, design)
+        p = success_probability(theta, midpoint_c[b], slope[b], floor[b], lib=pt,
+                                logit_offset=logit_offset)
         eps = s.probability_clip
         p = eps + (1 - 2 * eps) * p
         n_items = pm.Data("n_items", design.n_items, dims="observation")
@@ -218,6 +253,59 @@ def build_model(spec: ModelSpec, design: Design,
         else:
             pm.Binomial("n_correct", n=n_items, p=p, observed=n_correct, dims=obs_dim)
     return model
+
+
+def _floor(spec: ModelSpec, design: Design) -> pt.TensorVariable:
+    r"""Return each benchmark's floor: chance, zero, or learned in [0, chance].
+
+    ``floor = "learned"``: :math:`g_b = c_b\,\operatorname{logistic}(\psi_b)`,
+    :math:`\psi_b = \mu_\psi + \sigma_\psi z_b` for benchmarks with chance
+    :math:`c_b > 0` (failed answer extraction can score below chance); 0
+    where chance is 0.
+    """
+    chance = design.benchmark_chance
+    mode = spec.structure.floor
+    if mode == "chance":
+        return pt.as_tensor_variable(chance)
+    if mode == "zero":
+        return pt.zeros(len(chance))
+    has = np.flatnonzero(chance > 0)
+    out = pt.zeros(len(chance))
+    if not len(has):
+        return out
+    mean, sd = _prior(spec, "floor_logit_mean"), _prior(spec, "floor_logit_sd")
+    z = pm.Normal("floor_logit_z", 0.0, 1.0, shape=len(has))
+    return pt.set_subtensor(out[has], chance[has] * pt.sigmoid(mean + sd * z))
+
+
+def _ability_offsets(spec: ModelSpec, design: Design) -> pt.TensorVariable | float:
+    r"""Return each observation's offset on the logit (ability) scale.
+
+    - ``family_benchmark_effects``: :math:`\phi_{f,b} \sim N(0, \sigma_\phi)`, a
+      family's strength on a benchmark beyond its overall efficiency (a code
+      family weak on language tasks), for every (family, benchmark) pair of the
+      table; a new family draws its profile from the same population.
+    - ``ability_residual``: :math:`r_{m,b} \sim N(0, \sigma_r)`, one per (model,
+      benchmark), shared by every condition of that model on that benchmark, so
+      base and enhanced rows of one model are a paired contrast.
+
+    Both are non-centred and reported as ``family_benchmark_effect`` and
+    ``ability_residual``.
+    """
+    s = spec.structure
+    out: pt.TensorVariable | float = 0.0
+    if s.family_benchmark_effects:
+        sd = _prior(spec, "family_benchmark_sd")
+        phi = pm.Deterministic("family_benchmark_effect", sd * pm.Normal(
+            "family_benchmark_effect_z", 0.0, 1.0, dims="family_benchmark"),
+            dims="family_benchmark")
+        out = out + phi[design.obs_family_benchmark]
+    if s.ability_residual:
+        sd = _prior(spec, "ability_residual_sd")
+        r = pm.Deterministic("ability_residual", sd * pm.Normal(
+            "ability_residual_z", 0.0, 1.0, dims="model_benchmark"), dims="model_benchmark")
+        out = out + r[design.obs_model_benchmark]
+    return out
 
 
 def benchmark_family_share(design: Design) -> np.ndarray:
@@ -312,7 +400,8 @@ def _anchored_shifts(spec: ModelSpec, design: Design, category_mean: pt.TensorVa
 
 
 def _anchored_latent_compute(design: Design, family_effect: pt.TensorVariable,
-                            log10_flop_estimate: pt.TensorVariable) -> pt.TensorVariable:
+                            log10_flop_estimate: pt.TensorVariable,
+                            sd: np.ndarray | pt.TensorVariable) -> pt.TensorVariable:
     r"""Return the latent compute of estimated models, sampled as the data see it.
 
     The rows of model :math:`m` see :math:`x_m + \delta_f` (its compute plus its
@@ -321,12 +410,14 @@ def _anchored_latent_compute(design: Design, family_effect: pt.TensorVariable,
     :math:`w_m \sim N(\hat x_m + \delta_f, \mathrm{sd}_m)`, and
     :math:`x_m = w_m - \delta_f`: given the family effect a shift, so the
     model's density over :math:`x_m` (:math:`N(\hat x_m, \mathrm{sd}_m)`) is
-    unchanged. Returns :math:`x_m - x_{ref}` of the latent models.
+    unchanged (``sd`` is :math:`\mathrm{sd}_m`, or with model effects
+    :math:`\sqrt{\mathrm{sd}_m^2 + \sigma_\eta^2}`). Returns :math:`x_m - x_{ref}` of
+    the latent models.
     """
     idx = design.latent_model_index
     fam = family_effect[design.model_family[idx]]
-    seen = pm.Normal("effective_log10_flop_latent", log10_flop_estimate + fam,
-                     design.model_log10_sd[idx], dims="latent_model")
+    seen = pm.Normal("effective_log10_flop_latent", log10_flop_estimate + fam, sd,
+                     dims="latent_model")
     return seen - fam
 
 

@@ -19,7 +19,9 @@ from typing import Any, Literal, get_args, get_type_hints
 from ceg.errors import SpecError, did_you_mean
 
 PriorDist = Literal["Normal", "HalfNormal"]
-Floor = Literal["chance", "zero"]
+Floor = Literal["chance", "zero", "learned"]
+SlopePopulation = Literal["normal", "student_t"]
+ScaleCompute = Literal["raw", "effective"]
 Likelihood = Literal["beta_binomial", "binomial"]
 Concentration = Literal["per_benchmark", "global"]
 SamplerName = Literal["nutpie", "pymc"]
@@ -43,6 +45,16 @@ PRIOR_NAMES: dict[str, bool] = {
     "benchmark_shift_sd": True,
     "slope_mean": False,
     "slope_sd": True,
+}
+
+#: Priors read only when a structure switch is on: name -> (switch, must be positive).
+#: A spec gives exactly the priors its switches need (see :func:`required_priors`).
+VARIANT_PRIORS: dict[str, tuple[str, bool]] = {
+    "model_sd": ("model_effects", True),
+    "family_benchmark_sd": ("family_benchmark_effects", True),
+    "ability_residual_sd": ("ability_residual", True),
+    "floor_logit_mean": ("floor", False),
+    "floor_logit_sd": ("floor", True),
 }
 
 
@@ -72,6 +84,41 @@ class Structure:
     centred_effects: tuple[str, ...] = ()
     anchor_family_effects: bool = False
     anchor_enhancement_shifts: bool = False
+    model_effects: bool = False
+    family_benchmark_effects: bool = False
+    ability_residual: bool = False
+    slope_population: SlopePopulation = "normal"
+    slope_population_nu: float = 3.0
+    scale_compute: ScaleCompute = "raw"
+
+    def uses(self, prior_switch: str) -> bool:
+        """Return whether the switch a variant prior belongs to is on (see VARIANT_PRIORS)."""
+        if prior_switch == "floor":
+            return self.floor == "learned"
+        return bool(getattr(self, prior_switch))
+
+
+def required_priors(structure: Structure) -> list[str]:
+    """Return the names of the priors a spec with ``structure`` must give, in display order.
+
+    Parameters
+    ----------
+    structure
+        The spec's structure switches.
+
+    Returns
+    -------
+    list of str
+        :data:`PRIOR_NAMES`, then the :data:`VARIANT_PRIORS` whose switch is on.
+    """
+    return [*PRIOR_NAMES, *(n for n, (sw, _) in VARIANT_PRIORS.items() if structure.uses(sw))]
+
+
+def prior_must_be_positive(name: str) -> bool:
+    """Return whether the prior ``name`` is a scale (HalfNormal only)."""
+    if name in PRIOR_NAMES:
+        return PRIOR_NAMES[name]
+    return VARIANT_PRIORS[name][1]
 
 
 @dataclass(frozen=True)
@@ -186,9 +233,11 @@ class ModelSpec:
         structure = _section(Structure, data.get("structure", {}), source, "structure")
         sampler = _section(SamplerSettings, data.get("sampler", {}), source, "sampler")
         convergence = _section(Convergence, data.get("convergence", {}), source, "convergence")
-        priors = _priors(data["priors"], source)
+        priors = _priors(data["priors"], source, structure)
         if structure.x_ref_flop <= 0:
             raise SpecError(f"{source}: structure.x_ref_flop must be > 0 FLOP")
+        if structure.slope_population_nu <= 0:
+            raise SpecError(f"{source}: structure.slope_population_nu must be > 0")
         if not 0 < structure.probability_clip < 0.01:
             raise SpecError(f"{source}: structure.probability_clip must be in (0, 0.01)")
         for key in ("draws", "tune", "chains"):
@@ -283,11 +332,18 @@ def _section(cls: type, data: dict, source: str, section: str) -> Any:
     return cls(**values)
 
 
-def _priors(data: dict, source: str) -> dict[str, Prior]:
-    _no_unknown(data, set(PRIOR_NAMES), source, "priors")
-    missing = sorted(set(PRIOR_NAMES) - set(data))
+def _priors(data: dict, source: str, structure: Structure) -> dict[str, Prior]:
+    needed = required_priors(structure)
+    _no_unknown(data, set(PRIOR_NAMES) | set(VARIANT_PRIORS), source, "priors")
+    missing = [n for n in needed if n not in data]
     if missing:
-        raise SpecError(f"{source}: priors missing: {missing}; every prior must be given")
+        raise SpecError(f"{source}: priors missing: {missing}; every prior the structure "
+                        "uses must be given (see models/default.toml and models/*.toml)")
+    unused = sorted(set(data) - set(needed))
+    if unused:
+        why = "; ".join(f"{n} needs structure.{VARIANT_PRIORS[n][0]}" for n in unused)
+        raise SpecError(f"{source}: priors given but not used by the structure: {unused} "
+                        f"({why}); remove them or turn the switch on")
     out = {}
     for name, entry in data.items():
         where = f"priors.{name}"
@@ -299,7 +355,7 @@ def _priors(data: dict, source: str) -> dict[str, Prior]:
         if dist not in get_args(PriorDist):
             raise SpecError(f"{source}: {where}.dist = {dist!r}; use one of "
                             f"{list(get_args(PriorDist))}")
-        if PRIOR_NAMES[name] and dist != "HalfNormal":
+        if prior_must_be_positive(name) and dist != "HalfNormal":
             raise SpecError(f"{source}: {where} is a scale and must be HalfNormal")
         if dist == "HalfNormal" and "mu" in entry:
             raise SpecError(f"{source}: {where}: a HalfNormal has no mu; remove it")

@@ -34,11 +34,17 @@ from ceg.errors import CegError
 from ceg.files import write_text_atomic
 from ceg.registry import Registries
 from ceg.spec import ModelSpec, SamplerName
+from ceg.validate.scores import (
+    LEVELS,
+    add_groups,
+    log_predictive_density,
+    score_predictions,
+    split_coverages,
+    summarise_predictions,
+)
 
 #: The ObsScaling split (Ruan et al. 2024): Llama-2-7B's 6 N D = 6 x 7e9 x 2e12 FLOP.
 OBSSCALING_CUTOFF_FLOP = 8.4e22
-#: Central predictive intervals whose coverage is reported.
-LEVELS = (0.5, 0.9)
 
 
 def held_out_mask(table: pd.DataFrame, cutoff_flop: float) -> np.ndarray:
@@ -209,6 +215,36 @@ def with_new_family_effects(posterior: Any, unseen: list[str], seed: int) -> Any
     return post
 
 
+def held_out_log_likelihood(idata: Any, spec: ModelSpec, design: Design) -> np.ndarray:
+    """Return the log likelihood of every observation at every posterior draw.
+
+    Evaluated with the unmasked model on the same design, so rows the fit
+    left out get their likelihood under the fitted posterior (the input of
+    :func:`~ceg.validate.scores.log_predictive_density`).
+
+    Parameters
+    ----------
+    idata
+        InferenceData with a posterior of the model of ``spec`` on ``design``.
+    spec, design
+        The model.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (chain * draw, observation).
+    """
+    import pymc as pm
+
+    from ceg.model import build_model
+
+    full = build_model(spec, design)
+    ll = pm.compute_log_likelihood(idata, model=full, var_names=["n_correct"],
+                                   extend_inferencedata=False, progressbar=False)
+    return ll["n_correct"].stack(sample=("chain", "draw")).transpose(
+        "sample", "observation").to_numpy()
+
+
 def predictive_counts(idata: Any, spec: ModelSpec, design: Design, seed: int) -> np.ndarray:
     """Draw correct counts of every observation from a posterior, with the model's likelihood.
 
@@ -236,39 +272,6 @@ def predictive_counts(idata: Any, spec: ModelSpec, design: Design, seed: int) ->
                                         random_seed=seed, progressbar=False)
     k = pp.posterior_predictive["n_correct"]
     return k.stack(sample=("chain", "draw")).transpose("sample", "observation").to_numpy()
-
-
-def score_predictions(counts: np.ndarray, n_items: np.ndarray, observed: np.ndarray,
-                      levels: tuple[float, ...] = LEVELS) -> pd.DataFrame:
-    """Summarise predictive score draws and check them against the observed scores.
-
-    Parameters
-    ----------
-    counts
-        Predictive correct counts, shape (draw, row).
-    n_items
-        Items per row.
-    observed
-        Observed scores per row.
-    levels
-        Central interval probabilities.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Per row: ``pred_mean``, ``pred_median``, ``low_<p>`` / ``high_<p>`` and
-        ``inside_<p>`` per level (ends included), ``abs_error`` of the mean.
-    """
-    s = counts / np.asarray(n_items, dtype=float)[None, :]
-    y = np.asarray(observed, dtype=float)
-    out = pd.DataFrame({"pred_mean": s.mean(0), "pred_median": np.median(s, 0)})
-    for level in levels:
-        p = round(level * 100)
-        lo, hi = np.quantile(s, [(1 - level) / 2, (1 + level) / 2], axis=0)
-        out[f"low_{p}"], out[f"high_{p}"] = lo, hi
-        out[f"inside_{p}"] = (y >= lo - 1e-12) & (y <= hi + 1e-12)
-    out["abs_error"] = np.abs(out["pred_mean"].to_numpy() - y)
-    return out
 
 
 # ---------------------------------------------------------------- result
@@ -312,8 +315,14 @@ class HoldoutResult:
             f"Training fit: {s['diagnostics']}; {s.get('fit_seconds', '?')} s (compile "
             f"included), {s.get('mean_n_steps', '?')} leapfrog steps per draw.",
             "",
-            "Model: posterior predictive of the score (beta-binomial counts / items); MAE of "
-            "its mean; coverage of its central intervals (ends included). Baseline: a "
+            "Model: posterior predictive of the score (the model's likelihood: counts / items); "
+            "MAE of its mean; coverage of its central intervals (ends included); `crps`: mean "
+            "continuous ranked probability score of the predictive score (lower is better); "
+            "`lpd_mean` / `lpd_sum`: log predictive density of the observed counts, per row and "
+            "summed (higher is better; comparable between models on the same rows only). "
+            "Groups: each condition; seen and new families; `training models`: how many "
+            "models of the row's family were fitted; `above floor`: the observed "
+            "(score - chance) / (1 - chance). Baseline: a "
             "least-squares sigmoid with the chance floor per (benchmark, condition) in log10 "
             "FLOP, fitted to the training models of all families together; `mae_same_rows` is "
             "the model's MAE on the rows the baseline could predict. A family none of whose "
@@ -345,6 +354,7 @@ class HoldoutResult:
         write_text_atomic(folder / "holdout_predictions.csv", self.predictions.to_csv(
             index=False, float_format="%.5g", lineterminator="\n"))
         payload = {"settings": self.settings, "command": command,
+                   "coverage": split_coverages(self.summary),
                    "summary": json.loads(self.summary.reset_index().to_json(orient="records"))}
         write_text_atomic(folder / "holdout.json", json.dumps(payload, indent=1) + "\n")
         md = folder / "holdout.md"
@@ -366,7 +376,7 @@ def _md(frame: pd.DataFrame) -> str:
 
 
 def summarise_holdout(predictions: pd.DataFrame) -> pd.DataFrame:
-    """Return coverage and MAE per condition, overall, and by whether the family was seen.
+    """Return the summary of held-out predictions (see :mod:`ceg.validate.scores`).
 
     Parameters
     ----------
@@ -376,30 +386,10 @@ def summarise_holdout(predictions: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Indexed by condition, plus ``all`` and, when the predictions say which
-        families had training models, ``all: family in training`` and
-        ``all: new family``.
+        Indexed by group (each condition, ``all``, seen and new families,
+        training-model and above-floor bins).
     """
-    def one(df: pd.DataFrame) -> dict[str, float]:
-        has = df["baseline_pred"].notna()
-        return {"n": len(df),
-                **{f"coverage_{round(lv * 100)}": float(df[f"inside_{round(lv * 100)}"].mean())
-                   for lv in LEVELS},
-                "mae": float(df["abs_error"].mean()),
-                "n_baseline": int(has.sum()),
-                "baseline_mae": float(df.loc[has, "baseline_abs_error"].mean())
-                if has.any() else float("nan"),
-                "mae_same_rows": float(df.loc[has, "abs_error"].mean())
-                if has.any() else float("nan")}
-
-    rows = {c: one(g) for c, g in predictions.groupby("condition", sort=True)}
-    rows["all"] = one(predictions)
-    if "family_in_training" in predictions:
-        seen = predictions["family_in_training"].astype(bool)
-        for label, rows_ in (("all: family in training", seen), ("all: new family", ~seen)):
-            if rows_.any():
-                rows[label] = one(predictions[rows_])
-    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("condition")
+    return summarise_predictions(predictions)
 
 
 def holdout(table: pd.DataFrame, cutoff_flop: float = OBSSCALING_CUTOFF_FLOP,
@@ -429,10 +419,8 @@ def holdout(table: pd.DataFrame, cutoff_flop: float = OBSSCALING_CUTOFF_FLOP,
     HoldoutResult
         Predictions, summary and settings.
     """
-    from ceg.diagnostics import diagnose
     from ceg.registry import load_registries
     from ceg.table import validate_table
-    from ceg.validate.sbc import calibrated_quantities
 
     spec = spec if isinstance(spec, ModelSpec) else ModelSpec.load(spec)
     reg = registries if registries is not None else load_registries()
@@ -441,6 +429,64 @@ def holdout(table: pd.DataFrame, cutoff_flop: float = OBSSCALING_CUTOFF_FLOP,
     s = spec.sampler.override(name=sampler, draws=draws, tune=tune, chains=chains, seed=seed)
     draws, tune, chains, seed, sampler = s.draws, s.tune, s.chains, s.seed, s.name
     design = make_design(table, reg)
+    pred, fit_info = predict_masked(table, design, spec, mask, draws=draws, tune=tune,
+                                    chains=chains, seed=seed, sampler=sampler,
+                                    progress=progress)
+    base = sigmoid_baseline(table, mask)[mask]
+    pred["baseline_pred"] = base
+    pred["baseline_abs_error"] = np.abs(base - pred["score"].to_numpy())
+    model_of = table["family"] + "|" + table["model"]
+    settings = {
+        "cutoff_flop": float(cutoff_flop), "spec_name": spec.name,
+        "spec_digest": spec.digest(), "sampler": sampler, "draws": draws, "tune": tune,
+        "chains": chains, "seed": seed, "n_train_rows": int((~mask).sum()),
+        "n_held_out_rows": int(mask.sum()),
+        "n_train_models": int(model_of[~mask].nunique()),
+        "n_held_out_models": int(model_of[mask].nunique()),
+        **fit_info,
+    }
+    return HoldoutResult(predictions=pred, summary=summarise_holdout(pred), settings=settings)
+
+
+def predict_masked(table: pd.DataFrame, design: Design, spec: ModelSpec, mask: np.ndarray, *,
+                   draws: int, tune: int, chains: int, seed: int, sampler: SamplerName,
+                   progress: bool = False) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Fit the rows outside ``mask`` and predict the rows inside it.
+
+    The shared core of the compute-cutoff split (:func:`holdout`) and the
+    leave-models-out folds (:mod:`ceg.validate.kfold`): sample the masked
+    model, check convergence, draw families with no training row as new
+    families, then draw each held-out row's count and evaluate its log
+    likelihood under the posterior.
+
+    Parameters
+    ----------
+    table
+        The validated table the design was made from (row order as the design).
+    design
+        Its design.
+    spec
+        The model.
+    mask
+        Boolean per row: the rows to predict.
+    draws, tune, chains, seed, sampler, progress
+        Sampler settings.
+
+    Returns
+    -------
+    predictions : pandas.DataFrame
+        One row per held-out observation: its table columns
+        (``family, model, train_flop, benchmark, condition, score``), the
+        predictive summary of :func:`~ceg.validate.scores.score_predictions`,
+        ``log_pred_density``, ``family_in_training`` and the grouping columns
+        of :func:`~ceg.validate.scores.add_groups`.
+    fit_info : dict
+        ``unseen_families``, ``diagnostics`` (text), ``converged``,
+        ``fit_seconds`` (compile included) and ``mean_n_steps``.
+    """
+    from ceg.diagnostics import diagnose
+    from ceg.validate.sbc import calibrated_quantities
+
     start = time.perf_counter()
     idata = _sample_masked(spec, design, mask, draws=draws, tune=tune, chains=chains,
                            seed=seed, sampler=sampler, progress=progress)
@@ -457,31 +503,28 @@ def holdout(table: pd.DataFrame, cutoff_flop: float = OBSSCALING_CUTOFF_FLOP,
         predictive_idata = az.InferenceData(posterior=reanchor(
             with_new_family_effects(idata.posterior, unseen, seed), spec, design))
     counts = predictive_counts(predictive_idata, spec, design, seed)[:, mask]
+    log_lik = held_out_log_likelihood(predictive_idata, spec, design)[:, mask]
     held = table[mask]
     pred = score_predictions(counts, design.n_items[mask], held["score"].to_numpy(float))
-    base = sigmoid_baseline(table, mask)[mask]
     cols = ["family", "model", "train_flop", "benchmark", "condition", "score"]
     out = pd.concat([held[cols].reset_index(drop=True), pred], axis=1)
-    out["baseline_pred"] = base
-    out["baseline_abs_error"] = np.abs(base - out["score"].to_numpy())
+    out["log_pred_density"] = log_predictive_density(log_lik)
     out["family_in_training"] = ~out["family"].isin(unseen)
-    model_of = table["family"] + "|" + table["model"]
-    settings = {
-        "cutoff_flop": float(cutoff_flop), "spec_name": spec.name,
-        "spec_digest": spec.digest(), "sampler": sampler, "draws": draws, "tune": tune,
-        "chains": chains, "seed": seed, "n_train_rows": int((~mask).sum()),
-        "n_held_out_rows": int(mask.sum()),
-        "n_train_models": int(model_of[~mask].nunique()),
-        "n_held_out_models": int(model_of[mask].nunique()),
+    train = table[~mask]
+    n_models = (train.drop_duplicates(["family", "model"]).groupby("family").size())
+    out = add_groups(out, held["chance"].to_numpy(float),
+                     out["family"].map(n_models).fillna(0).to_numpy())
+    info = {
         "unseen_families": unseen,
         "diagnostics": str(diag), "converged": diag.converged,
         "fit_seconds": round(seconds, 1),
         "mean_n_steps": (round(float(idata.sample_stats["n_steps"].mean()), 1)
                          if "n_steps" in idata.sample_stats else None),
     }
-    return HoldoutResult(predictions=out, summary=summarise_holdout(out), settings=settings)
+    return out, info
 
 
-__all__ = ["LEVELS", "OBSSCALING_CUTOFF_FLOP", "HoldoutResult", "held_out_mask", "holdout",
-           "predictive_counts", "score_predictions", "sigmoid_baseline", "summarise_holdout",
-           "unseen_families", "with_new_family_effects"]
+__all__ = ["LEVELS", "OBSSCALING_CUTOFF_FLOP", "HoldoutResult", "held_out_log_likelihood",
+           "held_out_mask", "holdout", "predict_masked", "predictive_counts",
+           "score_predictions", "sigmoid_baseline", "summarise_holdout", "unseen_families",
+           "with_new_family_effects"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 
 class CegError(Exception):
@@ -31,12 +32,10 @@ class DataError(CegError):
     def __init__(self, problems: Iterable[Problem] | str, source: str = "table") -> None:
         if isinstance(problems, str):
             problems = [Problem(message=problems)]
-        self.problems: list[Problem] = list(problems)
+        #: Every problem, whole-table ones first, then in line (or row) order.
+        self.problems: list[Problem] = sorted(problems, key=_position)
         self.source = source
-        n = len(self.problems)
-        head = f"{source}: {n} problem{'s' if n != 1 else ''} found"
-        body = "\n".join(f"  - {p.render()}" for p in self.problems)
-        super().__init__(f"{head}\n{body}")
+        super().__init__(render_problems(self.problems, source))
 
 
 class SpecError(CegError):
@@ -96,8 +95,74 @@ class Problem:
         if self.column is not None:
             where.append(f"column '{self.column}'")
         loc = ", ".join(where)
-        val = "" if self.value is None else f" (value {self.value!r})"
+        val = "" if self.value is None else f" (value {shorten(repr(self.value), MAX_VALUE)})"
         return f"{loc}{val}: {self.message}" if loc else f"{self.message}{val}"
+
+
+#: Problems a message lists one by one; the rest are counted by column and kind.
+MAX_LISTED = 50
+#: Longest line of a message, and longest value shown in one.
+MAX_LINE, MAX_VALUE = 300, 60
+
+
+def _position(problem: Problem) -> tuple:
+    """Sort key: problems of the whole table or a column first, then by line or row."""
+    row = problem.row
+    if row is None:
+        return (0, 0, "")
+    if isinstance(row, (int, float)) and not isinstance(row, bool):
+        return (1, row, "")
+    return (2, 0, str(row))
+
+
+@lru_cache(maxsize=4096)
+def _kind(message: str) -> str:
+    """Return what a problem is, without its particulars: "not a number", "unknown enhancement"."""
+    import re
+
+    text = re.sub(r"'[^']*'|\[[^\]]*\]", "…", message)
+    return re.split(r"[:.;(]\s", text + " ", maxsplit=1)[0].strip()
+
+
+def shorten(text: str, limit: int = MAX_LINE) -> str:
+    """Return ``text`` cut to ``limit`` characters, ending in "…" when cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def render_problems(problems: list[Problem], source: str) -> str:
+    """Return the message of a list of problems: a count, then at most :data:`MAX_LISTED`.
+
+    Parameters
+    ----------
+    problems
+        The problems, in the order to list them.
+    source
+        Where they were found (a path, usually).
+
+    Returns
+    -------
+    str
+        One line per listed problem (each at most :data:`MAX_LINE` characters);
+        the problems beyond the first :data:`MAX_LISTED` are counted by column
+        and kind, most frequent first.
+    """
+    from collections import Counter
+
+    n = len(problems)
+    lines = [f"{source}: {n} problem{'s' if n != 1 else ''} found"
+             + (f"; the first {MAX_LISTED} by line:" if n > MAX_LISTED else "")]
+    lines += [f"  - {shorten(p.render())}" for p in problems[:MAX_LISTED]]
+    rest = problems[MAX_LISTED:]
+    if rest:
+        counts = Counter((p.column, _kind(p.message)) for p in rest)
+        lines.append(f"  ... and {len(rest)} more:")
+        for (column, kind), k in counts.most_common(20):
+            where = f"column '{column}': " if column is not None else ""
+            lines.append(f"    {k} x {shorten(where + kind, MAX_LINE - 12)}")
+        others = counts.most_common()[20:]
+        if others:
+            lines.append(f"    {sum(k for _, k in others)} more of {len(others)} other kinds")
+    return "\n".join(lines)
 
 
 def did_you_mean(word: str, options: Iterable[str]) -> str:

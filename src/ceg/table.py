@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from ceg.errors import DataError, DataWarning, Problem, did_you_mean
+from ceg.errors import MAX_VALUE, DataError, DataWarning, Problem, did_you_mean, shorten
 from ceg.registry import Registries, load_registries
 
 #: Columns every table must have.
@@ -149,6 +149,7 @@ def read_table(
     path = Path(path)
     try:
         skip = _leading_blank_lines(path)
+        _check_delimiter(_header_line(path, skip), path)
         # blank lines are kept while reading so that each row's index label stays its
         # position in the file (line = label + 2); fully blank rows are dropped after
         raw = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False,
@@ -157,12 +158,47 @@ def read_table(
         raise DataError("file not found: check the path", source=str(path)) from None
     except IsADirectoryError:
         raise DataError("is a directory: give a CSV file", source=str(path)) from None
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+    except pd.errors.EmptyDataError:
+        raise DataError(f"the file is empty: a table starts with a header line of its columns "
+                        f"({', '.join(REQUIRED_COLUMNS)}, ...)", source=str(path)) from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise DataError(f"cannot parse as CSV ({exc}); save it as UTF-8 CSV",
                         source=str(path)) from None
+    if not isinstance(raw.index, pd.RangeIndex):  # pandas took the extra fields as an index
+        raise DataError(f"the rows have more fields than the header's {len(raw.columns)} "
+                        "names: a column name is missing from the header, or a value holds an "
+                        "unquoted comma (quote it: \"1,000\")", source=str(path))
     raw.index = raw.index + skip
     blank = _as_text(raw).eq("").all(axis=1)
     return validate_table(raw.loc[~blank], registries, source=str(path), from_file=True)
+
+
+#: Separators other than the comma that spreadsheets write, and their names.
+_OTHER_SEPARATORS = {";": "semicolon", "\t": "tab", "|": "vertical bar"}
+
+
+def _header_line(path: Path, skip: int) -> str:
+    """Return the header line of a CSV file (after ``skip`` blank lines), as text."""
+    with path.open("rb") as fh:
+        for i, line in enumerate(fh):
+            if i == skip:
+                return line.removeprefix(b"\xef\xbb\xbf").decode("utf-8", "replace").strip()
+    return ""
+
+
+def _check_delimiter(header: str, path: Path) -> None:
+    """Refuse a file whose header has no comma but another separator (``;``, tab, ``|``)."""
+    if "," in header:
+        return
+    found = [(header.count(sep), word, sep) for sep, word in _OTHER_SEPARATORS.items()
+             if header.count(sep)]
+    if found:
+        _, word, sep = max(found)
+        raise DataError(
+            f"the header {shorten(repr(header), MAX_VALUE)} has no comma: the file looks "
+            f"{word}-separated ({sep!r}), and ceg reads comma-separated CSV; save it with "
+            "commas (in pandas: pd.read_csv(path, sep=...).to_csv(new_path, index=False))",
+            source=str(path))
 
 
 def _is_missing(value: object) -> bool:
@@ -282,11 +318,14 @@ def validate_table(
 
     out["condition"] = [normalise_condition(c) if c else c for c in out["condition"]]
     known = set(reg.enhancements.index)
+    hints: dict[str, str] = {}  # one "did you mean" per distinct unknown slug
     for pos, cond in enumerate(out["condition"]):
         for slug in enhancements_of(cond) if cond else []:
             if slug not in known:
+                if slug not in hints:
+                    hints[slug] = did_you_mean(slug, known | {BASE})
                 problems.append(Problem(
-                    f"unknown enhancement '{slug}'.{did_you_mean(slug, known | {BASE})} Use "
+                    f"unknown enhancement '{slug}'.{hints[slug]} Use "
                     "'base' or registered slugs joined by '+', or add it to an enhancement "
                     "registry (--enhancements FILE)", column="condition", value=cond, **loc(pos)))
 
@@ -302,19 +341,81 @@ def validate_table(
     return out[list(ALL_COLUMNS)]
 
 
+def _name_key(name: str) -> str:
+    """Return a name without case or punctuation: 'GSM-8K' and 'gsm8k' give 'gsm8k'."""
+    import re
+
+    return re.sub(r"[^0-9a-z]", "", str(name).lower())
+
+
+def suggest_benchmark(name: str, known: list[str]) -> str | None:
+    """Return the registered benchmark a table's unknown name most likely means, if any.
+
+    Parameters
+    ----------
+    name
+        A benchmark name not in the registry.
+    known
+        The registered names.
+
+    Returns
+    -------
+    str or None
+        The name equal to ``name`` up to case and punctuation, else the
+        closest such name by spelling (difflib, cutoff 0.8), else None.
+    """
+    import difflib
+
+    keys: dict[str, str] = {}
+    for k in sorted(known):
+        keys.setdefault(_name_key(k), k)
+    key = _name_key(name)
+    if key in keys:
+        return keys[key]
+    close = difflib.get_close_matches(key, list(keys), n=1, cutoff=0.8)
+    return keys[close[0]] if close else None
+
+
+def _values(vals: list) -> str:
+    """Return a list of values for a message: the first five, and how many more."""
+    vals = sorted(vals)
+    more = f" and {len(vals) - 5} more" if len(vals) > 5 else ""
+    return f"{vals[:5]}{more}"
+
+
 def _check_benchmark_metadata(out: pd.DataFrame, reg: Registries, problems: list[Problem],
                               loc: _Locator) -> None:
+    known = list(reg.benchmarks.index)
+    reported = set()
+    for bench, idx in out.groupby("benchmark").groups.items():
+        if bench == "" or bench in reg.benchmarks.index:
+            continue
+        guess = suggest_benchmark(str(bench), known)
+        if guess is None:
+            continue
+        complete = all(out.loc[idx, c].notna().any() for c in ("n_items", "chance"))
+        text = (f"benchmark '{bench}' is not registered. Did you mean '{guess}'? Names must "
+                "match the registry exactly (case and punctuation included)")
+        if complete:  # the table describes it fully: a new benchmark, or a typo
+            warnings.warn(f"{text}; as given, '{bench}' is fitted as a separate benchmark",
+                          DataWarning, stacklevel=3)
+            continue
+        reported.add(bench)
+        problems.append(Problem(
+            f"{text}; if it is a new benchmark, give its n_items and chance in the table or "
+            "in a benchmark registry (--benchmarks FILE)", column="benchmark", value=bench,
+            **loc(int(idx[0]))))
     for col, what in (("n_items", "the number of test items"),
                       ("chance", "the score of random guessing (0 for free-form answers)")):
         filled = out[col].copy()
         for bench, idx in out.groupby("benchmark").groups.items():
-            if bench == "":  # reported as empty already
+            if bench == "" or bench in reported:  # reported already
                 continue
             vals = out.loc[idx, col].dropna().unique()
             if len(vals) > 1:
-                first = [p for p in idx if not np.isnan(out.at[p, col])][0]
+                first = out.loc[idx, col].first_valid_index()
                 problems.append(Problem(
-                    f"benchmark '{bench}' has different {col} values {sorted(vals.tolist())}: "
+                    f"benchmark '{bench}' has different {col} values {_values(vals.tolist())}: "
                     f"one benchmark has one {col}; if these are different test sets, give them "
                     "different benchmark names", column=col, **loc(int(first))))
                 continue
@@ -341,15 +442,14 @@ def _check_models(out: pd.DataFrame, problems: list[Problem], loc: _Locator) -> 
             if len(vals) > 1:
                 problems.append(Problem(
                     f"model '{model}' of family '{fam}' has several {col} values "
-                    f"{sorted(vals.tolist())}: a model has one pre-training compute; use one "
+                    f"{_values(vals.tolist())}: a model has one pre-training compute; use one "
                     "value (the base model's, for a fine-tuned model)", column=col,
                     **loc(int(idx[0]))))
 
 
 def _check_duplicates(out: pd.DataFrame, problems: list[Problem], loc: _Locator) -> None:
-    dup = out.duplicated(subset=list(ROW_KEY), keep="first")
-    for pos in np.flatnonzero(dup.to_numpy()):
-        r = out.iloc[pos]
+    dup = np.flatnonzero(out.duplicated(subset=list(ROW_KEY), keep="first").to_numpy())
+    for pos, r in zip(dup, out.iloc[dup].itertuples(index=False), strict=True):
         problems.append(Problem(
             f"duplicate row: ({r.family}, {r.model}, {r.benchmark}, {r.condition}, "
             f"source={r.source!r}, setting={r.setting!r}) appears more than once; remove the "

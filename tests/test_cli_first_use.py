@@ -231,3 +231,15 @@ def test_one_replication_sbc_writes_its_report(tmp_path, monkeypatch, capsys):
     sbc("default", design, reps=1, seed=2, out=out, replicate=fake_replicate, command="x")
     assert run_guarded(app, ["validate", "sbc-report", str(out)]) == 0
     assert "Replications: 1" in (out / "sbc.md").read_text()
+
+
+# ------------------------------------------------------------------ one-chain diagnostics
+
+
+def test_one_chain_says_rhat_needs_two_chains(caplog):
+    diag = fake_fit(seed=1, draws=30, chains=1).diagnostics()
+    text = str(diag)
+    assert "R-hat not computed (it needs at least 2 chains)" in text
+    assert "nan" not in text.lower()
+    assert "Shape validation failed" not in caplog.text
+    assert diag.min_ess_bulk > 0  # ESS is still computed from the one chain

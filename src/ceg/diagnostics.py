@@ -75,7 +75,9 @@ class Diagnostics:
 
     def __str__(self) -> str:
         status = "converged" if self.converged else "NOT converged: " + "; ".join(self.problems())
-        return (f"max R-hat {self.max_rhat:.3f}, min bulk ESS {self.min_ess_bulk:.0f}, "
+        rhat = (f"max R-hat {self.max_rhat:.3f}" if not np.isnan(self.max_rhat)
+                else "R-hat not computed (it needs at least 2 chains)")
+        return (f"{rhat}, min bulk ESS {self.min_ess_bulk:.0f}, "
                 f"min tail ESS {self.min_ess_tail:.0f}, {self.divergences} divergences, "
                 f"min E-BFMI {float(np.min(self.bfmi)) if len(self.bfmi) else float('nan'):.2f}"
                 f": {status}")
@@ -100,7 +102,10 @@ def diagnose(quantities: xr.Dataset, sample_stats: xr.Dataset | None,
         The summary.
     """
     rows = []
-    rhat = az.rhat(quantities)
+    if quantities.sizes.get("chain", 1) >= 2:
+        rhat = az.rhat(quantities)
+    else:  # R-hat compares chains: with one there is nothing to compare (NaN, no warning)
+        rhat = xr.full_like(quantities.isel(chain=0, draw=0, drop=True), np.nan, dtype=float)
     ess_b = az.ess(quantities, method="bulk")
     ess_t = az.ess(quantities, method="tail")
     for var in quantities.data_vars:

@@ -75,13 +75,21 @@ def enhanced_observations(design: Design) -> np.ndarray:
 def log10_ceg_observation(posterior: xr.Dataset, design: Design, x_ref: float) -> xr.DataArray:
     """Return log10 CEG of every enhanced observation at its model's own compute.
 
+    "Its own compute" is the compute the model's scale slope multiplies
+    (``scale_log10_flop``: raw pre-training compute, or with
+    ``structure.scale_compute = "effective"`` the family's efficiency and
+    the model effect included).
+
     For a stacked condition this is the sum of its enhancements' shifts: the
     CEG of the whole condition against the family's base curve (the paper's
     quantity). Dim ``enhanced_observation`` carries the observation number.
     """
     rows = enhanced_observations(design)
-    x = posterior["log10_flop"].isel(model=xr.DataArray(design.obs_model[rows],
-                                                        dims="enhanced_observation"))
+    # The compute the scale slope multiplies (raw, or effective: see structure.scale_compute);
+    # fits made before that switch report only log10_flop, which is the raw compute.
+    scale_x = posterior["scale_log10_flop"] if "scale_log10_flop" in posterior \
+        else posterior["log10_flop"]
+    x = scale_x.isel(model=xr.DataArray(design.obs_model[rows], dims="enhanced_observation"))
     a = posterior["shift_intercept"]
     u = posterior["shift_deviation"]
     g = posterior["shift_scale_slope"]
@@ -113,8 +121,10 @@ def base_success_probability(posterior: xr.Dataset, design: Design, benchmark: s
     """Return the base curve: P(correct) of a base model of ``family`` on ``benchmark``.
 
     Effective compute is ``x + delta_f (+ o_g)``, read off the benchmark's
-    curve (:func:`ceg.curve.success_probability`), at each compute of
-    ``log10_flop`` and in every draw.
+    curve (:func:`ceg.curve.success_probability`) with the family's profile
+    on the benchmark where the model has one, at each compute of
+    ``log10_flop`` and in every draw: the curve of a typical model of the
+    family (model effect and (model, benchmark) residual at 0).
 
     Parameters
     ----------
@@ -132,7 +142,9 @@ def base_success_probability(posterior: xr.Dataset, design: Design, benchmark: s
         ``None`` for the benchmark's reference source.
     chance_floor
         Whether the curve has the benchmark's chance level as its floor
-        (``structure.floor = "chance"``), else 0.
+        (``structure.floor = "chance"``), else 0. Ignored where the posterior
+        reports the model's ``floor`` (every fit since the floor became a
+        reported quantity; a learned floor varies by draw).
 
     Returns
     -------
@@ -143,11 +155,21 @@ def base_success_probability(posterior: xr.Dataset, design: Design, benchmark: s
     theta = x + posterior["family_effect"].sel(family=family, drop=True)
     if protocol is not None:
         theta = theta + posterior["protocol_offset"].sel(protocol=protocol, drop=True)
-    floor = (design.benchmark_chance[design.coords["benchmark"].index(benchmark)]
-             if chance_floor else 0.0)
+    if "floor" in posterior:
+        floor = posterior["floor"].sel(benchmark=benchmark, drop=True)
+    else:
+        floor = (design.benchmark_chance[design.coords["benchmark"].index(benchmark)]
+                 if chance_floor else 0.0)
+    # A family's benchmark profile (structure.family_benchmark_effects), where the pair was fitted.
+    profile = 0.0
+    pair = f"{family}{SEP}{benchmark}"
+    if "family_benchmark_effect" in posterior and \
+            pair in posterior["family_benchmark_effect"]["family_benchmark"].to_numpy():
+        profile = posterior["family_benchmark_effect"].sel(family_benchmark=pair, drop=True)
     return success_probability(theta, posterior["midpoint"].sel(benchmark=benchmark, drop=True),
                                posterior["slope"].sel(benchmark=benchmark, drop=True),
-                               floor).rename("p").assign_coords(log10_flop=x.to_numpy())
+                               floor, logit_offset=profile).rename("p").assign_coords(
+                                   log10_flop=x.to_numpy())
 
 
 def _outside(x: xr.DataArray, low: np.ndarray, high: np.ndarray, dim: str) -> xr.DataArray:

@@ -47,7 +47,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import arviz as az
 import numpy as np
@@ -140,6 +140,35 @@ def diagnose(prior: float, likelihood: float, threshold: float = THRESHOLD) -> D
     return "fine"
 
 
+def power_scaling_weights(component_draws: xr.DataArray, delta: float = DELTA
+                          ) -> tuple[list[xr.DataArray], float]:
+    """Return the Pareto-smoothed weights of power-scaling a component, and their Pareto k.
+
+    Parameters
+    ----------
+    component_draws
+        The summed log prior (or log likelihood) of each draw, dims (chain, draw).
+    delta
+        Power-scaling step.
+
+    Returns
+    -------
+    tuple
+        The normalised weights at alpha = ``1/(1+delta)`` and ``1+delta`` (dim
+        ``__sample__``: chain and draw stacked), from :func:`arviz.psislw` on
+        the log weights ``(alpha - 1) * component_draws`` with relative
+        efficiency 1 (as ``arviz.psens`` computes them); and the larger of the
+        two Pareto k.
+    """
+    stacked = component_draws.stack(__sample__=("chain", "draw"))
+    weights, ks = [], []
+    for alpha in (1 / (1 + delta), 1 + delta):
+        lw, k = az.psislw((alpha - 1) * stacked)
+        weights.append(np.exp(lw))
+        ks.append(float(k))
+    return weights, max(ks)
+
+
 def pareto_k(component_draws: xr.DataArray, delta: float = DELTA) -> float:
     """Return the larger Pareto k of the power-scaling weights at ``1/(1+delta)`` and ``1+delta``.
 
@@ -153,13 +182,17 @@ def pareto_k(component_draws: xr.DataArray, delta: float = DELTA) -> float:
     Returns
     -------
     float
-        ``max(k_lower, k_upper)`` from :func:`arviz.psislw` on the log weights
-        ``(alpha - 1) * component_draws`` (relative efficiency 1, as
-        ``arviz.psens`` uses).
+        ``max(k_lower, k_upper)`` (see :func:`power_scaling_weights`).
     """
-    stacked = component_draws.stack(__sample__=("chain", "draw"))
-    ks = [float(az.psislw((alpha - 1) * stacked)[1]) for alpha in (1 / (1 + delta), 1 + delta)]
-    return max(ks)
+    return power_scaling_weights(component_draws, delta)[1]
+
+
+def _mean_derivative(quantities: xr.Dataset, weights: list[xr.DataArray],
+                     delta: float) -> xr.Dataset:
+    """Return d E[q] / d log2(alpha) by the central difference of the weighted means."""
+    q = quantities.stack(__sample__=("chain", "draw"))
+    lower, upper = ((q * w).sum("__sample__") for w in weights)
+    return (upper - lower) / (2 * np.log2(1 + delta))
 
 
 def _summed(group: xr.Dataset) -> xr.DataArray:
@@ -177,8 +210,19 @@ def _psens(idata: az.InferenceData, component: Component, delta: float) -> xr.Da
     return out.where(~constant, 0.0)
 
 
+class Sensitivity(NamedTuple):
+    """Power-scaling results on plain draws, per component (``"prior"``, ``"likelihood"``)."""
+
+    #: The CJS-based sensitivity of every quantity (psens's value).
+    value: dict[Component, xr.Dataset]
+    #: d E[quantity] / d log2(alpha): how far the posterior mean moves, in its own units.
+    mean_derivative: dict[Component, xr.Dataset]
+    #: The larger Pareto k of the two power-scalings' weights.
+    pareto_k: dict[Component, float]
+
+
 def sensitivity(quantities: xr.Dataset, log_prior: xr.Dataset, log_likelihood: xr.Dataset, *,
-                delta: float = DELTA) -> tuple[dict[Component, xr.Dataset], dict[Component, float]]:
+                delta: float = DELTA) -> Sensitivity:
     """Return the power-scaling sensitivity of every quantity, and the Pareto k of each component.
 
     This is the layer below :func:`power_scaling`, on plain draws: any
@@ -198,10 +242,12 @@ def sensitivity(quantities: xr.Dataset, log_prior: xr.Dataset, log_likelihood: x
 
     Returns
     -------
-    tuple of dict
-        ``{"prior": Dataset, "likelihood": Dataset}`` of sensitivities (the
-        variables and dims of ``quantities`` without chain and draw; 0 for a
-        quantity constant over the draws) and ``{"prior": k, "likelihood": k}``.
+    Sensitivity
+        Per component: the sensitivities (the variables and dims of
+        ``quantities`` without chain and draw; 0 for a quantity constant over
+        the draws), the derivative of each quantity's posterior mean with
+        respect to ``log2(alpha)`` (central difference of the same weights)
+        and the Pareto k.
 
     Raises
     ------
@@ -219,9 +265,11 @@ def sensitivity(quantities: xr.Dataset, log_prior: xr.Dataset, log_likelihood: x
     idata = az.InferenceData(posterior=quantities, log_prior=log_prior,
                              log_likelihood=log_likelihood)
     values = {c: _psens(idata, c, delta) for c in COMPONENTS}
-    ks: dict[Component, float] = {"prior": pareto_k(_summed(log_prior), delta),
-                                  "likelihood": pareto_k(_summed(log_likelihood), delta)}
-    return values, ks
+    slopes, ks = {}, {}
+    for c, group in (("prior", log_prior), ("likelihood", log_likelihood)):
+        weights, ks[c] = power_scaling_weights(_summed(group), delta)
+        slopes[c] = _mean_derivative(quantities, weights, delta)
+    return Sensitivity(values, slopes, ks)
 
 
 def fit_quantities(fit: Fit) -> xr.Dataset:
@@ -267,8 +315,7 @@ def _estimate(var: str, draws: np.ndarray) -> tuple[float, str]:
     return float(10 ** np.median(draws)), "median CEG"
 
 
-def sensitivity_table(quantities: xr.Dataset, values: dict[Component, xr.Dataset],
-                      ks: dict[Component, float], threshold: float = THRESHOLD,
+def sensitivity_table(quantities: xr.Dataset, result: Sensitivity, threshold: float = THRESHOLD,
                       categories: pd.Series | None = None) -> pd.DataFrame:
     """Return one row per quantity: its estimate, both sensitivities, the diagnosis, Pareto k.
 
@@ -277,8 +324,8 @@ def sensitivity_table(quantities: xr.Dataset, values: dict[Component, xr.Dataset
     quantities
         Draws, as from :func:`fit_quantities` (variables of :data:`QUANTITIES`
         that are absent are skipped; others are listed after them).
-    values, ks
-        The output of :func:`sensitivity`.
+    result
+        The output of :func:`sensitivity` on ``quantities``.
     threshold
         Threshold of the diagnosis.
     categories
@@ -289,12 +336,16 @@ def sensitivity_table(quantities: xr.Dataset, values: dict[Component, xr.Dataset
     pandas.DataFrame
         Columns ``quantity``, ``label``, ``category``, ``estimate``,
         ``estimate_kind``, ``prior``, ``likelihood`` (sensitivities),
-        ``diagnosis``, ``threshold``, ``prior_pareto_k``,
-        ``likelihood_pareto_k`` and ``reliable`` (both k <= 0.7).
+        ``diagnosis``, ``threshold``, ``prior_dmean``, ``likelihood_dmean``
+        (derivative of the posterior mean with respect to ``log2(alpha)``, in
+        the quantity's units: log10 CEG, share or probability),
+        ``prior_pareto_k``, ``likelihood_pareto_k`` and ``reliable`` (both k
+        <= 0.7).
     """
     order = [v for v in QUANTITIES if v in quantities] + [v for v in quantities.data_vars
                                                          if v not in QUANTITIES]
     rows = []
+    ks = result.pareto_k
     reliable = all(k <= MAX_PARETO_K for k in ks.values())
     for var in order:
         da = quantities[var]
@@ -307,15 +358,18 @@ def sensitivity_table(quantities: xr.Dataset, values: dict[Component, xr.Dataset
         for i, lab in enumerate(labels):
             sel = {extra[0]: i} if extra else {}
             est, kind = _estimate(var, da.isel(sel).to_numpy())
-            p = float(values["prior"][var].isel(sel))
-            lk = float(values["likelihood"][var].isel(sel))
+            p = float(result.value["prior"][var].isel(sel))
+            lk = float(result.value["likelihood"][var].isel(sel))
             cat = (categories.get(lab) if categories is not None and var == "ceg_enhancement"
                    else lab if var in ("ceg_category", "ceg_new_enhancement") else None)
             rows.append({
                 "quantity": desc, "label": var if lab is None else _label(var, lab),
                 "category": cat, "estimate": est, "estimate_kind": kind,
                 "prior": p, "likelihood": lk, "diagnosis": diagnose(p, lk, threshold),
-                "threshold": threshold, "prior_pareto_k": ks["prior"],
+                "threshold": threshold,
+                "prior_dmean": float(result.mean_derivative["prior"][var].isel(sel)),
+                "likelihood_dmean": float(result.mean_derivative["likelihood"][var].isel(sel)),
+                "prior_pareto_k": ks["prior"],
                 "likelihood_pareto_k": ks["likelihood"], "reliable": reliable,
             })
     return pd.DataFrame(rows)
@@ -444,10 +498,10 @@ def power_scaling(fit: Fit, *, delta: float = DELTA, threshold: float = THRESHOL
                        "needs; refit it with 'ceg fit' (it stores both)")
     log_prior = hyperprior_log_prior(fit.idata.log_prior, fit.spec.priors)
     quantities = fit_quantities(fit)
-    values, ks = sensitivity(quantities, log_prior, fit.idata.log_likelihood, delta=delta)
+    sens = sensitivity(quantities, log_prior, fit.idata.log_likelihood, delta=delta)
     cats = fit.registries.enhancements["category"]
-    table = sensitivity_table(quantities, values, ks, threshold, cats)
-    result = PowerScalingResult(table=table, pareto_k=ks,
+    table = sensitivity_table(quantities, sens, threshold, cats)
+    result = PowerScalingResult(table=table, pareto_k=sens.pareto_k,
                                 prior_terms=list(log_prior.data_vars), threshold=threshold,
                                 delta=delta)
     if figures:
@@ -459,6 +513,7 @@ def power_scaling(fit: Fit, *, delta: float = DELTA, threshold: float = THRESHOL
 
 __all__ = [
     "COMPONENTS", "DELTA", "MAX_PARETO_K", "QUANTITIES", "THRESHOLD", "PowerScalingResult",
-    "diagnose", "fit_quantities", "hyperprior_log_prior", "pareto_k", "power_scaling",
+    "Sensitivity", "diagnose", "fit_quantities", "hyperprior_log_prior", "pareto_k",
+    "power_scaling", "power_scaling_weights",
     "sensitivity", "sensitivity_figure", "sensitivity_table",
 ]

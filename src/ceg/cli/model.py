@@ -80,10 +80,14 @@ def _fmt(column: str, value: object) -> str:
 
 
 _STATS = ["median_ceg", "ceg_low", "p_gt_1", "p_gt_5", "p_gt_20"]
+#: The cost columns of :data:`ceg.summary.COST_COLUMNS` a table shows when there is room.
+_COSTS = ["p_gt_1_plus_finetune", "median_ceg_net_inference"]
 #: Columns of the readable ``--format table`` per level (csv and json have every column).
 TABLE_COLUMNS = {
-    "enhancement": ["enhancement", "category", *_STATS, "extrapolated_share", "paper_ceg"],
-    "benchmark": ["enhancement", "benchmark", *_STATS, "extrapolated_share", "paper_ceg"],
+    "enhancement": ["enhancement", "category", *_STATS, "extrapolated_share", "paper_ceg",
+                    *_COSTS],
+    "benchmark": ["enhancement", "benchmark", *_STATS, "extrapolated_share", "paper_ceg",
+                  *_COSTS],
     "category": ["category", "quantity", "n_enhancements", *_STATS],
     "observation": ["observation", "model", "benchmark", "condition", *_STATS,
                     "extrapolated_share", "paper_ceg"],
@@ -91,12 +95,13 @@ TABLE_COLUMNS = {
 #: Short headers of the readable tables; other columns keep their names.
 _HEADERS = {"median_ceg": "median CEG", "p_gt_1": "P(>1x)", "p_gt_5": "P(>5x)",
             "p_gt_20": "P(>20x)", "extrapolated_share": "extrap.", "paper_ceg": "paper",
-            "n_enhancements": "n", "paper_method": "paper method", "train_flop": "FLOP"}
+            "n_enhancements": "n", "paper_method": "paper method", "train_flop": "FLOP",
+            "p_gt_1_plus_finetune": "P(>1x+FT)", "median_ceg_net_inference": "CEG / inf."}
 
 
 #: Columns a narrow table leaves out first, in order (csv and json keep them all).
-DROP_ORDER = ("paper_ceg", "extrapolated_share", "p_gt_1", "observation", "n_enhancements",
-              "category", "quantity", "p_gt_5")
+DROP_ORDER = ("paper_ceg", *_COSTS, "extrapolated_share", "p_gt_1", "observation",
+              "n_enhancements", "category", "quantity", "p_gt_5")
 #: Width a folded label keeps at least (narrower reads letter by letter).
 _MIN_LABEL = 10
 

@@ -8,6 +8,9 @@
   run's records, e.g. into ``docs/validation``.
 - ``ceg validate holdout DATA --cutoff-flop 8.4e22``: fit below the cutoff,
   predict the larger models, beside a least-squares sigmoid baseline.
+- ``ceg validate kfold DATA --folds 10``: leave whole models out, K folds,
+  resumable; pooled coverage, MAE, CRPS and log predictive density.
+- ``ceg validate compare FIT FIT ...``: PSIS-LOO of model variants with Pareto k.
 - ``ceg validate ppc FIT``: per benchmark x condition observed vs predicted
   scores, PSIS-LOO Pareto-k and LOO-PIT, and the observations the model
   cannot explain.
@@ -258,6 +261,86 @@ def holdout_cmd(
     typer.echo(result.summary.round(3).to_string())
     console.print(f"Training fit: {result.settings['diagnostics']}", highlight=False)
     console.print(f"Wrote the report to {md}", highlight=False)
+
+
+@app.command("kfold")
+def kfold_cmd(
+    data: Annotated[Path, typer.Argument(help="Evaluation table (CSV); the bundled dataset "
+                                              "is `ceg data show` without a file.",
+                                         dir_okay=False)],
+    folds: Annotated[int, typer.Option("--folds", min=2, help="Number of folds of whole "
+                                                             "models.")] = 10,
+    only: Annotated[list[int] | None, typer.Option(
+        "--only", help="Run only this fold (repeat for several); finished folds in --out "
+                       "are pooled either way.")] = None,
+    model: ModelOpt = None,
+    out: Annotated[Path, typer.Option("--out", help="Folder of the fold records and the "
+                                                    "report; rerun to resume.",
+                                      file_okay=False)] = Path("out/kfold"),
+    fold_seed: Annotated[int, typer.Option("--fold-seed", help="Seed of the assignment of "
+                                                               "models to folds.")] = 0,
+    draws: Annotated[int | None, typer.Option(
+        "--draws", min=1, help="Draws per chain of each fold's fit (default: the spec's).")
+    ] = None,
+    tune: Annotated[int | None, typer.Option(
+        "--tune", min=1, help="Tuning steps per chain (default: the spec's).")] = None,
+    chains: Annotated[int | None, typer.Option(
+        "--chains", min=1, help="Number of chains (default: the spec's).")] = None,
+    seed: Annotated[int | None, typer.Option(
+        "--seed", help="Integer seed of the sampler; fold k uses seed + k "
+                       "(default: the spec's).")] = None,
+    sampler: Annotated[Sampler | None, typer.Option(  # type: ignore[valid-type]
+        "--sampler", help="NUTS implementation (default: the spec's).",
+        case_sensitive=False)] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="Hide the progress bar.")] = False,
+) -> None:
+    """Leave whole models out, K folds: predict each model from a fit to the others."""
+    import warnings
+
+    from ceg.errors import DataWarning
+    from ceg.registry import load_registries
+    from ceg.table import read_table
+    from ceg.validate.kfold import kfold
+
+    chosen = sampler.value if sampler is not None else None
+    name_of_spec = model or "default"
+    reg = load_registries()
+    table = read_table(data, reg)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)  # shown by read_table
+        result = kfold(table, name_of_spec, folds, folder=out, only=only, registries=reg,
+                       fold_seed=fold_seed, draws=draws, tune=tune, chains=chains, seed=seed,
+                       sampler=chosen, progress=not quiet)
+    md = result.write(out, command=_command(
+        "kfold", data, folds=folds, model=name_of_spec, out=out, fold_seed=fold_seed,
+        draws=draws, tune=tune, chains=chains, seed=seed, sampler=chosen))
+    typer.echo(result.summary.round(3).to_string())
+    console.print(f"Wrote the report to {md}", highlight=False)
+
+
+@app.command("compare")
+def compare_cmd(
+    fits: Annotated[list[Path], typer.Argument(help="Two or more saved fits (ceg fit --out) "
+                                                    "of the same table.", dir_okay=False)],
+    out: Annotated[Path | None, typer.Option("--out", help="Write the comparison as "
+                                                           "markdown here.",
+                                             dir_okay=False)] = None,
+) -> None:
+    """Compare model variants fitted to one table by PSIS-LOO, with Pareto k."""
+    from ceg.files import write_text_atomic
+    from ceg.fit import load_fit
+    from ceg.validate.compare import compare_fits
+
+    loaded = [load_fit(p) for p in fits]
+    result = compare_fits(loaded)
+    typer.echo(result.table.round(3).to_string())
+    for note in result.notes:
+        console.print(note, highlight=False)
+    if out is not None:
+        command = "ceg validate compare " + " ".join(shlex.quote(str(p)) for p in fits) \
+            + f" --out {shlex.quote(str(out))}"
+        write_text_atomic(out, result.markdown(command) + "\n")
+        console.print(f"Wrote {out}", highlight=False)
 
 
 @app.command("ppc")

@@ -192,8 +192,13 @@ def _headline(fit: Fit) -> str:
             f"P(most) = {r['p_most']:.2f}, P(some) = {r['p_some']:.2f}</li>")
     return (status + _p("Davidson et al. (2023): most enhancements exceed 5x, some exceed 20x. "
                         "Restated as posterior probabilities over the fitted enhancements "
-                        "(CEG at x_ref, averaged over benchmarks):")
+                        f"(CEG at {_x_ref(fit)}, averaged over benchmarks):")
             + f"<ul>{''.join(lines)}</ul>")
+
+
+def _x_ref(fit: Fit) -> str:
+    """Return where the CEGs are read off as text: "1e23 FLOP" (the spec's x_ref)."""
+    return f"{fit.spec.structure.x_ref_flop:.2g} FLOP".replace("e+", "e")
 
 
 def _tables(fit: Fit) -> str:
@@ -202,8 +207,8 @@ def _tables(fit: Fit) -> str:
                 "compute observed; 'paper method' is the deterministic value of Davidson "
                 "et al.'s method (ceg.paper_method) beside the posterior.")]
     titles = {"category": "By category (pooled mean and the predictive for a new enhancement)",
-              "enhancement": "By enhancement (at x_ref, averaged over benchmarks)",
-              "benchmark": "By enhancement and benchmark (at x_ref)",
+              "enhancement": f"By enhancement (at {_x_ref(fit)}, averaged over benchmarks)",
+              "benchmark": f"By enhancement and benchmark (at {_x_ref(fit)})",
               "observation": "By enhanced observation (at the model's own compute)"}
     for by, title in titles.items():
         table = html_table(fit.summary(by), TABLE_COLUMNS[by])
@@ -389,8 +394,8 @@ def render_report(fit: Fit, *, fit_path: Path | str | None = None,
     body: dict[str, Callable[[], str]] = {
         "headline": lambda: _headline(fit),
         "tables": lambda: _tables(fit),
-        "forest": lambda: figure_html(ceg_forest(fit), "CEG at x_ref of every enhancement, "
-                                      "grouped by category", dpi),
+        "forest": lambda: figure_html(ceg_forest(fit), f"CEG at {_x_ref(fit)} of every "
+                                      "enhancement, grouped by category", dpi),
         "curves": lambda: _curves(fit, chosen, dpi),
         "scale": lambda: _scale(fit, dpi),
         "checks": lambda: _checks(fit, predictive, dpi),

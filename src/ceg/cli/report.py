@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from ceg.cli._common import console
+from ceg.cli._common import console, stage
 from ceg.cli.model import Sampler, _check_folder, fit_cmd
 
 
@@ -50,7 +50,8 @@ def report_cmd(
     sampler: Annotated[Sampler | None, typer.Option(  # type: ignore[valid-type]
         "--sampler", help="Without FIT: NUTS implementation (default: the spec's).",
         case_sensitive=False)] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", help="Hide the progress bar.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="Without FIT: hide the sampler's "
+                                                        "progress display.")] = False,
 ) -> None:
     """Write one self-contained HTML report of a fit: CEGs, plots, checks, provenance."""
     import matplotlib
@@ -78,9 +79,9 @@ def report_cmd(
         fit_cmd(None, model=model or "default", out=source, draws=draws, tune=tune,
                 chains=chains, seed=seed, sampler=sampler, quiet=quiet)
     result = load_fit(source)
-    console.print(f"Writing the report of {source} ...", highlight=False)
-    write_report(result, out, fit_path=source, benchmarks=benchmark,
-                 predictive_draws=predictive_draws)
+    with stage(f"Writing the report of {source} (predictive checks, then the plots)"):
+        write_report(result, out, fit_path=source, benchmarks=benchmark,
+                     predictive_draws=predictive_draws)
     console.print(f"Wrote the report to {out}", highlight=False)
 
 

@@ -17,11 +17,11 @@ from ceg.errors import CegError
 from ceg.plots._common import (
     BANDS,
     CATEGORY_COLOURS,
+    REFERENCE_CEGS,
     band_quantiles,
     ceg_axis,
     choose,
     panel_grid,
-    reference_lines,
 )
 from ceg.predictive import thin
 from ceg.table import enhancements_of
@@ -141,7 +141,7 @@ def ceg_vs_compute(fit: Fit, enhancements: Iterable[str] | None = None, *, min_s
         ax.set_xscale("log")
         ax.set_yscale("log")
         ceg_axis(ax.yaxis)
-        reference_lines(ax, "y")
+        _reference_lines_inside(ax, ylim)
         ax.set_title(f"{e} ({cat.get(e, '?')})", fontsize=9)
         ax.set_xlabel("training FLOP of the base model", fontsize=8)
         ax.set_ylabel("CEG (× compute)", fontsize=8)
@@ -157,6 +157,22 @@ def ceg_vs_compute(fit: Fit, enhancements: Iterable[str] | None = None, *, min_s
                Line2D([], [], color="0.3", ls=":", label="x_ref")]
     fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=8, frameon=False)
     return fig
+
+
+def _reference_lines_inside(ax: Axes, ylim: tuple[float, float]) -> None:
+    """Draw the 1x, 5x and 20x lines (gid ``reference``), labelled inside the panel.
+
+    A label sits just above its line at the panel's right edge, and only if
+    the line is on the panel's scale: next to other panels, a label outside
+    the axes lands on the neighbour (or floats above the panel).
+    """
+    for value in REFERENCE_CEGS:
+        ax.axhline(value, color="0.45", lw=0.9, ls="--" if value != 1 else "-", zorder=0,
+                   gid="reference")
+        if ylim[0] <= value <= ylim[1]:
+            ax.text(0.98, value, f"{value:g}x", transform=ax.get_yaxis_transform(),
+                    ha="right", va="bottom", fontsize=7, color="0.35", clip_on=True,
+                    gid="reference_label")
 
 
 def _paper_markers(ax: Axes, flop: np.ndarray, paper: np.ndarray,

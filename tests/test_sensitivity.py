@@ -179,3 +179,14 @@ def test_result_warns_on_high_pareto_k_and_prints():
     text = str(result)
     assert "prior dominates (weak likelihood)" in text and "warning: the prior" in text
     assert list(result.flagged()["label"]) == ["mu"]
+
+
+def test_constant_and_binary_quantities_carry_a_note():
+    q, lp, ll = one_model(n=1, sigma=100.0, seed=0)
+    q["always"] = xr.ones_like(q["mu"])
+    q["high"] = (q["mu"] > 2.0).astype(float)  # a rare event: about 2% of the draws
+    t = sensitivity_table(q, sensitivity(q, lp, ll)).set_index("label")
+    assert t.loc["always", "note"].startswith("the same in every draw")
+    rare = int((q["mu"] > 2.0).sum())
+    assert 0 < rare < 200 and f"rarer outcome in {rare}/4000 draws" in t.loc["high", "note"]
+    assert t.loc["mu", "note"] == ""

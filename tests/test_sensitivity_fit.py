@@ -108,7 +108,7 @@ def test_the_table_has_every_quantity(fit):
     assert counts[QUANTITIES["ceg_category"]] == len(d["category"])
     assert counts[QUANTITIES["ceg_new_enhancement"]] == len(d["category"])
     for v in ("headline_share", "headline_most", "headline_some"):
-        assert list(t.loc[t["quantity"] == QUANTITIES[v], "label"]) == ["> 5x", "> 20x"]
+        assert list(t.loc[t["quantity"] == QUANTITIES[v], "label"]) == ["5x", "20x"]
     enh = t[t["quantity"] == QUANTITIES["ceg_enhancement"]]
     cats = fit.registries.enhancements["category"]
     assert list(enh["category"]) == list(cats.reindex(enh["label"]))

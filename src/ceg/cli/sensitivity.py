@@ -29,8 +29,8 @@ DEFAULT_COMMAND = "power-scaling"
 FORMATS = ("table", "csv", "json")
 Format = enum.Enum("Format", [(n, n) for n in FORMATS], type=str)
 #: Columns of the readable table (csv and json have every column).
-TABLE_COLUMNS = ["quantity", "label", "estimate", "estimate_kind", "prior", "likelihood",
-                 "diagnosis"]
+TABLE_COLUMNS = ["quantity", "label", "estimate", "prior", "likelihood", "diagnosis",
+                 "prior_dmean", "likelihood_dmean", "note"]
 
 
 class _DefaultCommandGroup(TyperGroup):
@@ -100,10 +100,12 @@ def _print_table(result: PowerScalingResult, fit: Path) -> None:
     title = (f"Power-scaling sensitivity of {fit} (threshold {result.threshold:g} on the "
              f"CJS-based value; Pareto k: {k}; --format csv or json for every column)")
     console.print(frame_table(result.table, title, TABLE_COLUMNS))
-    console.print(f"Prior scaled: the hyperpriors {', '.join(result.prior_terms)}. Estimates "
-                  "are median CEGs, mean shares and probabilities; diagnosis: prior and "
-                  "likelihood both >= threshold = prior-data conflict, prior only = prior "
-                  "dominates (weak likelihood).", highlight=False)
+    console.print(f"Prior scaled: the hyperpriors {', '.join(result.prior_terms)}. Estimate: "
+                  "median CEG, mean share or probability. prior, likelihood: CJS-based "
+                  "sensitivity; diagnosis: both >= threshold = prior-data conflict, prior "
+                  "only = prior dominates (weak likelihood). dmean: change of the posterior "
+                  "mean (log10 CEG, share or probability) per doubling of the prior's or "
+                  "likelihood's power.", highlight=False)
 
 
 @app.command(DEFAULT_COMMAND)

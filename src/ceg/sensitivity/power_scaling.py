@@ -75,12 +75,12 @@ Diagnosis = Literal["prior-data conflict", "prior dominates (weak likelihood)", 
 
 #: The quantities of a fit (variables of :func:`fit_quantities`), in table order, described.
 QUANTITIES: dict[str, str] = {
-    "ceg_enhancement": "enhancement CEG at x_ref",
+    "ceg_enhancement": "enhancement CEG",
     "ceg_category": "category CEG (pooled mean)",
     "ceg_new_enhancement": "new-enhancement CEG (predictive)",
-    "headline_share": "share of enhancements above threshold",
-    "headline_most": "most enhancements above threshold (share > 1/2)",
-    "headline_some": "some enhancement above threshold (share > 0)",
+    "headline_share": "share of enhancements above",
+    "headline_most": "P(most enhancements above)",
+    "headline_some": "P(some enhancement above)",
 }
 
 
@@ -305,7 +305,7 @@ def fit_quantities(fit: Fit) -> xr.Dataset:
 
 def _label(var: str, value: Any) -> str:
     if var.startswith("headline"):
-        return f"> {float(value):g}x"
+        return f"{float(value):g}x"
     return str(value)
 
 
@@ -313,6 +313,17 @@ def _estimate(var: str, draws: np.ndarray) -> tuple[float, str]:
     if var.startswith("headline"):
         return float(draws.mean()), "probability" if var != "headline_share" else "mean share"
     return float(10 ** np.median(draws)), "median CEG"
+
+
+def _note(draws: np.ndarray) -> str:
+    """Return a caveat for a quantity whose CJS value needs one, else ``""``."""
+    if draws.min() == draws.max():
+        return "the same in every draw: no local sensitivity"
+    if np.isin(draws, (0.0, 1.0)).all():
+        rarer = int(min(draws.sum(), draws.size - draws.sum()))
+        return (f"0/1, rarer outcome in {rarer}/{draws.size} draws: the CJS value reads its "
+                "relative change; see dmean")
+    return ""
 
 
 def sensitivity_table(quantities: xr.Dataset, result: Sensitivity, threshold: float = THRESHOLD,
@@ -339,8 +350,10 @@ def sensitivity_table(quantities: xr.Dataset, result: Sensitivity, threshold: fl
         ``diagnosis``, ``threshold``, ``prior_dmean``, ``likelihood_dmean``
         (derivative of the posterior mean with respect to ``log2(alpha)``, in
         the quantity's units: log10 CEG, share or probability),
-        ``prior_pareto_k``, ``likelihood_pareto_k`` and ``reliable`` (both k
-        <= 0.7).
+        ``prior_pareto_k``, ``likelihood_pareto_k``, ``reliable`` (both k <=
+        0.7) and ``note`` (a caveat: constant quantities; 0/1 quantities,
+        whose CJS value measures the relative change of the rarer outcome and
+        so grows without bound as a probability nears 0 or 1).
     """
     order = [v for v in QUANTITIES if v in quantities] + [v for v in quantities.data_vars
                                                          if v not in QUANTITIES]
@@ -357,7 +370,8 @@ def sensitivity_table(quantities: xr.Dataset, result: Sensitivity, threshold: fl
         labels = da[extra[0]].to_numpy() if extra else [None]
         for i, lab in enumerate(labels):
             sel = {extra[0]: i} if extra else {}
-            est, kind = _estimate(var, da.isel(sel).to_numpy())
+            draws = da.isel(sel).to_numpy()
+            est, kind = _estimate(var, draws)
             p = float(result.value["prior"][var].isel(sel))
             lk = float(result.value["likelihood"][var].isel(sel))
             cat = (categories.get(lab) if categories is not None and var == "ceg_enhancement"
@@ -371,6 +385,7 @@ def sensitivity_table(quantities: xr.Dataset, result: Sensitivity, threshold: fl
                 "likelihood_dmean": float(result.mean_derivative["likelihood"][var].isel(sel)),
                 "prior_pareto_k": ks["prior"],
                 "likelihood_pareto_k": ks["likelihood"], "reliable": reliable,
+                "note": _note(draws),
             })
     return pd.DataFrame(rows)
 

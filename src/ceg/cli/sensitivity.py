@@ -81,12 +81,14 @@ def render(result: PowerScalingResult, fmt: str) -> str:
     """
     import json
 
+    from ceg.sensitivity import MAX_PARETO_K
+
     if fmt == "csv":
         return result.table.to_csv(index=False, lineterminator="\n")
     payload = {
         "method": "power-scaling (Kallioinen et al. 2023), arviz.psens",
         "delta": result.delta, "threshold": result.threshold,
-        "max_pareto_k": 0.7, "pareto_k": result.pareto_k,
+        "max_pareto_k": MAX_PARETO_K, "pareto_k": result.pareto_k,
         "prior_terms": result.prior_terms, "warnings": result.warnings,
         "rows": json.loads(result.table.to_json(orient="records", double_precision=15)),
     }

@@ -15,10 +15,11 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
 OBSSCALING = REPO_ROOT.parent / "shared" / "data" / "obsscaling"
+EPOCH = REPO_ROOT.parent / "shared" / "data" / "epoch_benchmarking"
 
 
-def test_there_are_four_notebooks():
-    assert [p.name[:3] for p in NOTEBOOKS] == ["01_", "02_", "03_", "04_"]
+def test_there_are_five_notebooks():
+    assert [p.name[:3] for p in NOTEBOOKS] == ["01_", "02_", "03_", "04_", "05_"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -39,6 +40,8 @@ def test_notebook_runs_top_to_bottom(path, monkeypatch):
 
     if "obsscaling" in path.name and not OBSSCALING.is_dir():
         pytest.skip(f"{OBSSCALING} not found: the ObsScaling release is not bundled")
+    if "reasoning" in path.name and not EPOCH.is_dir():
+        pytest.skip(f"{EPOCH} not found: Epoch AI's Benchmarking Hub files are not bundled")
     monkeypatch.setenv("CEG_NOTEBOOK_QUICK", "1")
     monkeypatch.setenv("MPLBACKEND", "Agg")
     book = nbformat.read(path, as_version=4)

@@ -189,3 +189,16 @@ def test_cli_bad_delta_exits_2(saved, capsys):
     code, _, err = run(["sensitivity", saved, "--delta", "0"], capsys)
     assert code == 2 and "delta must be positive" in err
 
+
+
+def test_cli_figure_is_a_png(saved, tmp_path, capsys):
+    fig = tmp_path / "s.png"
+    code, _, err = run(["sensitivity", saved, "--format", "csv", "--figure", fig], capsys)
+    assert code == 0 and f"Wrote {fig}" in err
+    assert fig.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_missing_output_folder_exits_2(saved, tmp_path, capsys):
+    code, _, err = run(["sensitivity", saved, "--format", "csv", "--out",
+                        tmp_path / "no" / "s.csv"], capsys)
+    assert code == 2 and "does not exist; create it first" in err

@@ -203,6 +203,9 @@ def load_fit(path: Path | str) -> Fit:
     attrs = idata.posterior.attrs if "posterior" in idata.groups() else {}
     fmt = attrs.get(_ATTR + "format")
     if fmt != FIT_FORMAT:
+        if fmt is None:
+            raise FitFileError(f"{path}: a NetCDF file, but not a fit saved by 'ceg fit' (no "
+                               "ceg format attribute): give the file 'ceg fit --out' wrote")
         raise FitFileError(f"{path}: not a ceg fit of format {FIT_FORMAT!r} (found {fmt!r}); "
                            "refit it with this version of ceg")
     try:

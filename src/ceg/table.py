@@ -162,7 +162,8 @@ def read_table(
         raise DataError(f"the file is empty: a table starts with a header line of its columns "
                         f"({', '.join(REQUIRED_COLUMNS)}, ...)", source=str(path)) from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot parse as CSV ({exc}); save it as UTF-8 CSV",
+        raise DataError(f"cannot parse as CSV ({' '.join(str(exc).split())}); save it as "
+                        "UTF-8 CSV",
                         source=str(path)) from None
     if not isinstance(raw.index, pd.RangeIndex):  # pandas took the extra fields as an index
         raise DataError(f"the rows have more fields than the header's {len(raw.columns)} "

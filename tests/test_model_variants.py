@@ -1,0 +1,121 @@
+"""The structural variants of the model issue, each a spec switch: what each adds, and that
+with its new effects at zero it is the default model. No sampling."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+import pytest
+
+import ceg
+from ceg.design import make_design, source_id
+from ceg.errors import SpecError
+from ceg.model import build_model
+from ceg.spec import ModelSpec, required_priors
+from fakes import small_table
+
+VARIANT_SWITCHES = dict(model_effects=True, family_benchmark_effects=True,
+                        ability_residual=True, slope_population="student_t",
+                        scale_compute="effective")
+
+
+@pytest.fixture(scope="module")
+def design():
+    return make_design(small_table(), ceg.load_registries())
+
+
+def _loglik(model, point):
+    fn = model.compile_fn(model.logp(vars=model.observed_RVs, sum=False)[0],
+                          inputs=model.value_vars, on_unused_input="ignore")
+    return fn(point)
+
+
+def test_the_profiles_spec_needs_exactly_its_switches_priors():
+    spec = ModelSpec.load("profiles")
+    assert set(spec.priors) == set(required_priors(spec.structure))
+    data = spec.to_dict()
+    data["priors"].pop("ability_residual_sd")
+    with pytest.raises(SpecError, match="ability_residual_sd"):
+        ModelSpec.from_dict(data, "x.toml")
+    default = ModelSpec.load("default").to_dict()
+    default["priors"]["model_sd"] = {"dist": "HalfNormal", "sigma": 0.3}
+    with pytest.raises(SpecError, match="model_sd needs structure.model_effects"):
+        ModelSpec.from_dict(default, "x.toml")
+    bad = ModelSpec.load("profiles").to_dict()
+    bad["structure"]["slope_population"] = "cauchy"
+    with pytest.raises(SpecError, match="slope_population"):
+        ModelSpec.from_dict(bad, "x.toml")
+
+
+def test_with_its_new_effects_at_zero_the_variant_is_the_default_model(design):
+    default = ModelSpec.load("default")
+    variant = ModelSpec.load("profiles")
+    # the chance floor, so that only the zero-able effects differ
+    variant = dataclasses.replace(variant, structure=dataclasses.replace(
+        variant.structure, floor="chance"))
+    m0, m1 = build_model(default, design), build_model(variant, design)
+    p0 = m0.initial_point()
+    rng = np.random.default_rng(0)
+    p0 = {k: v + rng.normal(0, 0.1, np.shape(v)) for k, v in p0.items()}
+    # family effects at 0: then raw and effective compute are the same for the scale slope
+    for k in p0:
+        if k.startswith("family_effect"):
+            p0[k] = np.zeros_like(p0[k])
+    p1 = m1.initial_point()
+    for k in p1:
+        p1[k] = p0[k] if k in p0 else np.zeros_like(p1[k])
+    np.testing.assert_allclose(_loglik(m1, p1), _loglik(m0, p0), rtol=1e-10)
+    # and each new effect moves the likelihood
+    for stem in ("ability_residual_z", "family_benchmark_effect_z", "model_effect_z"):
+        moved = dict(p1)
+        moved[stem] = np.full_like(p1[stem], 1.0)
+        assert not np.allclose(_loglik(m1, moved), _loglik(m1, p1)), stem
+
+
+def test_the_residual_is_shared_by_every_condition_of_a_model_on_a_benchmark(design):
+    t = design.table
+    key = t["family"] + "|" + t["model"] + "|" + t["benchmark"]
+    groups = pd.Series(design.obs_model_benchmark).groupby(key.to_numpy()).nunique()
+    assert (groups == 1).all()
+    assert len(design.coords["model_benchmark"]) == key.nunique()
+    several = pd.Series(key).value_counts()
+    assert (several > 1).any()  # base and enhanced rows share it
+
+
+def test_a_learned_floor_lies_between_zero_and_chance():
+    design = make_design(small_table(("GSM8K", "BoolQ", "ANLI R1")), ceg.load_registries())
+    spec = ModelSpec.load("profiles")
+    model = build_model(spec, design)
+    draws = pm.draw(model["floor"], draws=200, random_seed=1)
+    chance = design.benchmark_chance
+    assert (draws >= 0).all() and (draws <= chance[None, :] + 1e-12).all()
+    assert (draws[:, chance > 0] < chance[chance > 0]).any()
+    assert (draws[:, chance == 0] == 0).all()
+
+
+def test_a_note_after_the_source_id_does_not_make_a_protocol_group():
+    reg = ceg.load_registries()
+    t = small_table()
+    gsm = t["benchmark"] == "GSM8K"
+    src = t.loc[gsm, "source"].iloc[0]
+    noted = t.copy()
+    rows = noted.index[gsm & (noted["source"] == src)][:3]
+    noted.loc[rows, "source"] = src + " | train_flop: from another paper"
+    assert source_id(noted.loc[rows[0], "source"]) == src
+    assert make_design(noted, reg).coords["protocol"] == make_design(t, reg).coords["protocol"]
+
+
+@pytest.mark.parametrize("switch,value", list(VARIANT_SWITCHES.items()))
+def test_each_switch_alone_builds_with_a_finite_gradient(design, switch, value):
+    base = ModelSpec.load("profiles")
+    default = ModelSpec.load("default")
+    structure = dataclasses.replace(default.structure, **{switch: value})
+    priors = {n: base.priors[n] for n in required_priors(structure)}
+    spec = dataclasses.replace(default, structure=structure, priors=priors)
+    model = build_model(spec, design)
+    ip = model.initial_point()
+    assert np.isfinite(model.compile_logp()(ip))
+    assert np.isfinite(model.compile_dlogp()(ip)).all()

@@ -204,9 +204,9 @@ def load_fit(path: Path | str) -> Fit:
     fmt = attrs.get(_ATTR + "format")
     if fmt != FIT_FORMAT:
         if fmt is None:
-            raise FitFileError(f"{path}: a NetCDF file, but not a fit saved by 'ceg fit' (no "
-                               f"{FIT_FORMAT!r} format attribute): give the file 'ceg fit "
-                               "--out' wrote")
+            raise FitFileError(f"{path}: not a ceg fit (a NetCDF file without the "
+                               f"{FIT_FORMAT!r} format attribute): give a file that 'ceg fit' "
+                               "saved")
         raise FitFileError(f"{path}: not a ceg fit of format {FIT_FORMAT!r} (found {fmt!r}); "
                            "refit it with this version of ceg")
     try:

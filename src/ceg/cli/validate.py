@@ -21,12 +21,13 @@ Heavy imports happen inside the commands.
 from __future__ import annotations
 
 import shlex
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ceg.cli._common import Tracker, console
+from ceg.cli._common import Tracker, console, stage
 from ceg.cli.model import Sampler
 
 app = typer.Typer(help="Check the posteriors: SBC, held-out prediction, predictive checks.",
@@ -250,11 +251,13 @@ def holdout_cmd(
     chosen = sampler.value if sampler is not None else None
     reg = load_registries()
     table = read_table(data, reg)
-    with warnings.catch_warnings():
+    bar = not quiet and console.is_terminal  # the sampler's bar; in a log, stage lines
+    with warnings.catch_warnings(), (nullcontext() if bar or quiet else stage(
+            f"Fitting the models up to {cutoff_flop:g} FLOP and predicting the rest")):
         warnings.simplefilter("ignore", DataWarning)  # shown by read_table
         result = holdout(table, cutoff_flop, name_of_spec, registries=reg, draws=draws,
                          tune=tune, chains=chains, seed=seed, sampler=chosen,
-                         progress=not quiet)
+                         progress=bar)
     md = result.write(out, command=_command(
         "holdout", data, cutoff_flop=f"{cutoff_flop:g}", model=name_of_spec, out=out,
         draws=draws, tune=tune, chains=chains, seed=seed, sampler=chosen))

@@ -243,3 +243,49 @@ def test_one_chain_says_rhat_needs_two_chains(caplog):
     assert "nan" not in text.lower()
     assert "Shape validation failed" not in caplog.text
     assert diag.min_ess_bulk > 0  # ESS is still computed from the one chain
+
+
+# ------------------------------------------------------------------ noise and counts
+
+
+def test_the_blas_warning_is_hidden_and_others_are_not(capsys):
+    import warnings
+
+    from ceg.cli._common import BLAS_WARNING
+
+    assert run_guarded(app, ["--version"]) == 0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.warn(f"{BLAS_WARNING}. Operations that might benefit from BLAS will be "
+                      "severely degraded.", UserWarning, stacklevel=1)
+        warnings.warn("something a user needs to see", UserWarning, stacklevel=1)
+    assert [str(w.message) for w in caught] == ["something a user needs to see"]
+
+
+def test_data_validate_counts_models_as_family_model_pairs(tmp_path, capsys):
+    # two families each with models "S" and "L": four models, as the report counts them
+    rows = [(fam, m, f, "GSM8K", cond, s)
+            for fam in ("A", "B") for m, f in (("S", "1e21"), ("L", "1e22"))
+            for cond, s in (("base", "0.1"), ("chain_of_thought", "0.2"))]
+    path = tmp_path / "t.csv"
+    path.write_text("family,model,train_flop,benchmark,condition,score\n"
+                    + "\n".join(",".join(r) for r in rows) + "\n")
+    assert run_guarded(app, ["data", "validate", str(path)]) == 0
+    assert "2 families, 4 models" in flat(capsys.readouterr().out)
+
+
+def test_sbc_prints_replications_done_and_left(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(sbc_mod, "quantity_names", lambda spec, design: list(NAMES))
+    real = sbc_mod.sbc
+    monkeypatch.setattr(sbc_mod, "sbc",
+                        lambda *a, **k: real(*a, **{**k, "replicate": fake_replicate}))
+    data = tmp_path / "t.csv"
+    synthetic_table().to_csv(data, index=False)
+    out = tmp_path / "run"
+    args = ["validate", "sbc", "--serial", "--reps", "3", "--data", str(data), "--out", str(out)]
+    assert run_guarded(app, args) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("rep 0: ok") and "[1/3 done, 2 left" in line for line in lines)
+    assert any("[3/3 done, 0 left" in line for line in lines)
+    # resumed with more replications: counts only what is left
+    assert run_guarded(app, [*args[:4], "4", *args[5:]]) == 0
+    assert "[1/1 done, 0 left" in capsys.readouterr().out

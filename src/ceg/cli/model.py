@@ -216,9 +216,12 @@ def _print_results(result: Fit) -> None:
     console.print(frame_table(result.summary("enhancement"),
                               f"CEG by enhancement {_at(result)}, averaged over benchmarks",
                               TABLE_COLUMNS["enhancement"]))
-    console.print("Headline (Davidson et al.: most enhancements > 5x, some > 20x):",
+    head = result.headline()
+    console.print("Headline (Davidson et al.: most enhancements > 5x, some > 20x), over the "
+                  f"{int(head['n_enhancements'].iloc[0])} standalone enhancements "
+                  f"({head['enhancements'].iloc[0]}; increments and controls left out):",
                   highlight=False)
-    for threshold, r in result.headline().iterrows():
+    for threshold, r in head.iterrows():
         console.print(
             f"  CEG > {threshold:g}x: share of enhancements {r['mean_share']:.2f} "
             f"(90% {r['share_low']:.2f}-{r['share_high']:.2f}); "
@@ -300,15 +303,16 @@ def fit_cmd(
     if strict and not diagnostics.converged:
         raise ConvergenceError(
             f"the fit did not converge: {'; '.join(diagnostics.problems())}. It is saved in "
-            f"{out} with its diagnostics ('ceg summary {out}' reads it); run longer "
-            "(--draws/--tune), raise target_accept in the spec, or simplify the model")
+            f"{out}, draws and sampler statistics included ('ceg report {out}' shows its "
+            "diagnostics); run longer (--draws/--tune), raise target_accept in the spec, or "
+            "simplify the model")
     _print_results(result)
     console.print(f"Saved the fit to {out}", highlight=False)
 
 
 #: What a fit costs, for the line printed before sampling: a measured reference point.
 EXPECTED_DURATION = ("For scale: the bundled dataset at the default settings took 278 s on an "
-                     "idle machine (benchmarks/README.md).")
+                     "idle 2-core machine (benchmarks/README.md).")
 #: Words that look like a value given to a flag (``--strict true``).
 _FLAG_VALUES = {"true", "false", "yes", "no", "on", "off", "1", "0"}
 

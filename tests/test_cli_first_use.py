@@ -162,7 +162,8 @@ def unconverged(table, spec, **kwargs):
     """A fake ``ceg.fit.fit``: the two chains sit apart, so R-hat is far above 1.01."""
     n_enh = len(set(ceg.table.enhancements_of("+".join(
         c for c in table["condition"] if c != "base")))) if len(table) else 1
-    apart = np.array([0.0, 2.0]).reshape(2, 1, 1) * np.ones((2, 20, n_enh))
+    noise = np.random.default_rng(0).normal(0.0, 0.1, size=(2, 20, n_enh))
+    apart = np.array([0.0, 2.0]).reshape(2, 1, 1) + noise  # chains 20 sd apart
     return fake_fit(table, spec, seed=1, draws=20, chains=2,
                     values={"shift_intercept": apart}, registries=kwargs["registries"])
 

@@ -47,6 +47,10 @@ def _prior(spec: ModelSpec, name: str, dims: str | None = None) -> pt.TensorVari
     p = spec.priors[name]
     if p.dist == "HalfNormal":
         return pm.HalfNormal(name, sigma=p.sigma, dims=dims)
+    if p.dist == "HalfStudentT":
+        return pm.HalfStudentT(name, nu=p.nu, sigma=p.sigma, dims=dims)
+    if p.dist == "StudentT":
+        return pm.StudentT(name, nu=p.nu, mu=p.mu, sigma=p.sigma, dims=dims)
     return pm.Normal(name, mu=p.mu, sigma=p.sigma, dims=dims)
 
 

@@ -18,7 +18,11 @@ from typing import Any, Literal, get_args, get_type_hints
 
 from ceg.errors import SpecError, did_you_mean
 
-PriorDist = Literal["Normal", "HalfNormal"]
+PriorDist = Literal["Normal", "HalfNormal", "StudentT", "HalfStudentT"]
+#: The prior families that are scales (positive, no location).
+HALF_DISTS: tuple[str, ...] = ("HalfNormal", "HalfStudentT")
+#: The prior families with degrees of freedom ``nu``.
+STUDENT_DISTS: tuple[str, ...] = ("StudentT", "HalfStudentT")
 Floor = Literal["chance", "zero", "learned"]
 SlopePopulation = Literal["normal", "student_t"]
 ScaleCompute = Literal["raw", "effective"]
@@ -60,11 +64,17 @@ VARIANT_PRIORS: dict[str, tuple[str, bool]] = {
 
 @dataclass(frozen=True)
 class Prior:
-    """A prior distribution: ``Normal(mu, sigma)`` or ``HalfNormal(sigma)``."""
+    """A prior distribution.
+
+    ``Normal(mu, sigma)``, ``HalfNormal(sigma)``, ``StudentT(nu, mu, sigma)`` or
+    ``HalfStudentT(nu, sigma)`` (the heavier-tailed families; ``nu`` is ``None``
+    for the normal ones).
+    """
 
     dist: PriorDist
     sigma: float
     mu: float = 0.0
+    nu: float | None = None
 
 
 @dataclass(frozen=True)
@@ -115,7 +125,7 @@ def required_priors(structure: Structure) -> list[str]:
 
 
 def prior_must_be_positive(name: str) -> bool:
-    """Return whether the prior ``name`` is a scale (HalfNormal only)."""
+    """Return whether the prior ``name`` is a scale (HalfNormal or HalfStudentT only)."""
     if name in PRIOR_NAMES:
         return PRIOR_NAMES[name]
     return VARIANT_PRIORS[name][1]
@@ -191,8 +201,10 @@ class ModelSpec:
         d = asdict(self)
         d.pop("source")
         for prior in d["priors"].values():
-            if prior["dist"] == "HalfNormal":
+            if prior["dist"] in HALF_DISTS:
                 prior.pop("mu")
+            if prior["dist"] not in STUDENT_DISTS:
+                prior.pop("nu")  # so the digests of normal-only specs are unchanged
         return d
 
     def to_json(self) -> str:
@@ -350,20 +362,31 @@ def _priors(data: dict, source: str, structure: Structure) -> dict[str, Prior]:
         if not isinstance(entry, dict):
             raise SpecError(f"{source}: {where} must be a table like "
                             "{ dist = \"Normal\", mu = 0.0, sigma = 1.0 }")
-        _no_unknown(entry, {"dist", "mu", "sigma"}, source, where)
+        _no_unknown(entry, {"dist", "mu", "sigma", "nu"}, source, where)
         dist = entry.get("dist")
         if dist not in get_args(PriorDist):
             raise SpecError(f"{source}: {where}.dist = {dist!r}; use one of "
-                            f"{list(get_args(PriorDist))}")
-        if prior_must_be_positive(name) and dist != "HalfNormal":
-            raise SpecError(f"{source}: {where} is a scale and must be HalfNormal")
-        if dist == "HalfNormal" and "mu" in entry:
-            raise SpecError(f"{source}: {where}: a HalfNormal has no mu; remove it")
+                            f"{list(get_args(PriorDist))}."
+                            f"{did_you_mean(str(dist), get_args(PriorDist))}")
+        if prior_must_be_positive(name) and dist not in HALF_DISTS:
+            raise SpecError(f"{source}: {where} is a scale and must be HalfNormal or "
+                            f"HalfStudentT, not {dist!r}")
+        if dist in HALF_DISTS and "mu" in entry:
+            raise SpecError(f"{source}: {where}: a {dist} has no mu; remove it")
+        nu = entry.get("nu")
+        if dist in STUDENT_DISTS:
+            if isinstance(nu, bool) or not isinstance(nu, int | float) or not nu > 0:
+                raise SpecError(f"{source}: {where}.nu (degrees of freedom of the {dist}) "
+                                f"must be a number > 0, not {nu!r}; e.g. nu = 3")
+            nu = float(nu)
+        elif "nu" in entry:
+            raise SpecError(f"{source}: {where}: a {dist} has no nu; remove it, or use "
+                            f"{'HalfStudentT' if dist in HALF_DISTS else 'StudentT'}")
         sigma = entry.get("sigma")
         if isinstance(sigma, bool) or not isinstance(sigma, int | float) or sigma <= 0:
             raise SpecError(f"{source}: {where}.sigma must be a number > 0, not {sigma!r}")
         mu = entry.get("mu", 0.0)
         if isinstance(mu, bool) or not isinstance(mu, int | float):
             raise SpecError(f"{source}: {where}.mu must be a number, not {mu!r}")
-        out[name] = Prior(dist=dist, sigma=float(sigma), mu=float(mu))
+        out[name] = Prior(dist=dist, sigma=float(sigma), mu=float(mu), nu=nu)
     return out

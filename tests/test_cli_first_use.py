@@ -231,7 +231,17 @@ def test_one_replication_sbc_writes_its_report(tmp_path, monkeypatch, capsys):
     out = tmp_path / "run"
     sbc("default", design, reps=1, seed=2, out=out, replicate=fake_replicate, command="x")
     assert run_guarded(app, ["validate", "sbc-report", str(out)]) == 0
-    assert "Replications: 1" in (out / "sbc.md").read_text()
+    text = (out / "sbc.md").read_text()
+    assert "Replications: 1" in text
+    assert "too few to judge calibration" in text  # not a verdict on one replication
+
+
+def test_sbc_report_says_when_most_replications_did_not_converge(monkeypatch):
+    from ceg.validate.report import _caveats
+
+    assert not _caveats(200, 150)
+    (line, _) = _caveats(200, 5)
+    assert line.startswith("**195 of 200 replications did not converge**")
 
 
 # ------------------------------------------------------------------ one-chain diagnostics

@@ -317,6 +317,7 @@ class SbcReport:
             f"## Coverage and uniformity by variable ({self.quantities['n'].iloc[0]} "
             "replications with ranks, not-converged ones included)",
             "",
+            *_caveats(n_rep, int(status.get("ok", 0))),
             f"Target: each CEG variable's 90% coverage in {TARGET_90[0]}–{TARGET_90[1]} "
             f"({'met' if self.passed else 'NOT met'}). With n replications, one quantity's "
             "coverage has standard error sqrt(0.09 / n) (0.021 at n = 200), so single "
@@ -371,6 +372,24 @@ class SbcReport:
         md = folder / "sbc.md"
         write_text_atomic(md, self.markdown(command, report_command) + "\n")
         return md
+
+
+#: Fewer replications than this cannot judge a 90% coverage (standard error > 0.07).
+MIN_REPLICATIONS = 20
+
+
+def _caveats(n_rep: int, n_ok: int) -> list[str]:
+    """Return the report's warnings about what its coverage rests on (markdown lines)."""
+    out = []
+    if n_rep < MIN_REPLICATIONS:
+        out += [f"**{n_rep} replication{'s' if n_rep != 1 else ''}: too few to judge "
+                f"calibration** (the standard error of a coverage is sqrt(0.09 / n) = "
+                f"{(0.09 / max(n_rep, 1)) ** 0.5:.2f}); this run checks the machinery only.", ""]
+    if n_rep and n_ok < n_rep / 2:
+        out += [f"**{n_rep - n_ok} of {n_rep} replications did not converge** (or failed) "
+                "by the gate above; their ranks are counted all the same, so the coverage "
+                "below is that of fits at these settings, not of fits that pass the gate.", ""]
+    return out
 
 
 def _md_table(frame: pd.DataFrame) -> str:

@@ -99,6 +99,9 @@ def test_titles_say_where_the_ceg_is_read(tmp_path, bundled_fake, capsys):
     x_ref = bundled_fake.spec.structure.x_ref_flop
     assert f"CEG by enhancement at {x_ref:.0e}".replace("e+", "e") + " FLOP" in out
     assert "x_ref" not in out
+    assert run_guarded(app, ["summary", str(path), "--by", "observation"]) == 0
+    out = flat(capsys.readouterr().out)  # a row's CEG is read at its own model's compute
+    assert "CEG by observation each at its model's own compute" in out and "FLOP (" not in out
 
 
 # ------------------------------------------------------------------------------ flags

@@ -347,8 +347,10 @@ def summary_cmd(
         records = frame.reset_index() if keep_index else frame
         typer.echo(records.to_json(orient="records", double_precision=15))
     else:
-        console.print(frame_table(frame, f"CEG by {by.value} {_at(result)} ({fit}; --format csv "
-                                         "or json for every column)", TABLE_COLUMNS[by.value]))
+        where = ("each at its model's own compute" if by.value == "observation"
+                 else _at(result))
+        console.print(frame_table(frame, f"CEG by {by.value} {where} ({fit}; --format csv or "
+                                         "json for every column)", TABLE_COLUMNS[by.value]))
 
 
 def _levels(text: str | None, form: str) -> tuple[float, ...] | None:

@@ -99,3 +99,20 @@ def test_plain_normal_priors_build_as_before(default):
     assert model["shift_mean"].owner.op.name == "normal"
     with model:
         assert pm.draw(model["shift_mean"], random_seed=1).shape == ()
+
+
+@pytest.mark.parametrize("prior", [Prior("StudentT", 1.0, 0.5, 3.0), Prior("HalfStudentT", 0.5,
+                                                                             nu=3.0)])
+def test_prior_panels_draw_the_student_t_densities(prior):
+    from scipy import integrate
+
+    from ceg.plots.priors import _prior_range, prior_density
+
+    lo, hi = _prior_range(prior)
+    # the plotted range holds 99% of the mass, and the density integrates to 1
+    inside = integrate.quad(lambda x: prior_density(prior, np.array(x)), lo, hi)[0]
+    assert inside == pytest.approx(0.99, abs=1e-6)
+    total = integrate.quad(lambda x: prior_density(prior, np.array(x)), -np.inf, np.inf)[0]
+    assert total == pytest.approx(1.0, abs=1e-6)
+    if prior.dist == "HalfStudentT":
+        assert prior_density(prior, np.array(-0.1)) == 0.0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -19,17 +19,39 @@ if TYPE_CHECKING:
     from ceg.fit import Fit
 
 
-def prior_density(prior: Prior, x: np.ndarray) -> np.ndarray:
-    """Return the density of a spec prior (``Normal`` or ``HalfNormal``) at ``x``."""
+def _frozen(prior: Prior) -> Any:
+    """Return the scipy distribution of a spec prior."""
     if prior.dist == "HalfNormal":
-        return stats.halfnorm.pdf(x, scale=prior.sigma)
-    return stats.norm.pdf(x, loc=prior.mu, scale=prior.sigma)
+        return stats.halfnorm(scale=prior.sigma)
+    if prior.dist == "HalfStudentT":
+        return _HalfT(prior.nu, prior.sigma)
+    if prior.dist == "StudentT":
+        return stats.t(df=prior.nu, loc=prior.mu, scale=prior.sigma)
+    return stats.norm(loc=prior.mu, scale=prior.sigma)
+
+
+class _HalfT:
+    """The half-Student-t (twice the t density on x >= 0): its pdf and ppf."""
+
+    def __init__(self, nu: float | None, sigma: float) -> None:
+        self.t = stats.t(df=nu, scale=sigma)
+
+    def pdf(self, x: np.ndarray) -> np.ndarray:
+        return np.where(np.asarray(x) >= 0, 2 * self.t.pdf(x), 0.0)
+
+    def ppf(self, q: Any) -> Any:
+        return self.t.ppf(0.5 + np.asarray(q) / 2)
+
+
+def prior_density(prior: Prior, x: np.ndarray) -> np.ndarray:
+    """Return the density of a spec prior (any :data:`ceg.spec.PriorDist`) at ``x``."""
+    return _frozen(prior).pdf(x)
 
 
 def _prior_range(prior: Prior) -> tuple[float, float]:
-    if prior.dist == "HalfNormal":
-        return 0.0, float(stats.halfnorm.ppf(0.995, scale=prior.sigma))
-    lo, hi = stats.norm.ppf([0.005, 0.995], loc=prior.mu, scale=prior.sigma)
+    if prior.dist in ("HalfNormal", "HalfStudentT"):
+        return 0.0, float(_frozen(prior).ppf(0.995))
+    lo, hi = _frozen(prior).ppf([0.005, 0.995])
     return float(lo), float(hi)
 
 

@@ -1,6 +1,8 @@
 r"""Build the PyMC model from a :class:`~ceg.spec.ModelSpec` and a :class:`~ceg.design.Design`.
 
-This is the one place that knows the model's structure. Observation :math:`i`
+This is the one place that knows the model's priors and parameterisation; how
+the pieces combine into effective compute, the success probability and the
+CEG is :mod:`ceg.engine`, which this builder calls on tensors. Observation :math:`i`
 (model :math:`m` of family :math:`f`, benchmark :math:`b`, condition
 :math:`c_i`, protocol group :math:`g`) has
 
@@ -31,7 +33,7 @@ import pymc as pm
 import pytensor.tensor as pt
 import xarray as xr
 
-from ceg.curve import success_probability
+from ceg import engine
 from ceg.design import Design
 from ceg.spec import ModelSpec
 
@@ -224,25 +226,25 @@ def build_model(spec: ModelSpec, design: Design,
         # Each model's compute as its rows see it (decades from x_ref), and the compute
         # the scale slope multiplies: raw pre-training compute, or the effective compute
         # of the model's base rows (family efficiency and model effect included).
-        x_eff = xc + fam[design.model_family] + eta
-        x_scale = x_eff if s.scale_compute == "effective" else xc
+        x_eff = engine.model_compute(xc, fam[design.model_family], eta)
+        x_scale = engine.scale_compute(s, xc, x_eff)
         pm.Deterministic("scale_log10_flop", x_scale + x_ref, dims="model")
 
         # Observations. Index 0 of the padded vectors means "nothing".
         pad = pt.zeros(1)
         a_p, u_p, g_p = (pt.concatenate([pad, v]) for v in (a, u, gamma))
         e_idx, eb_idx = design.obs_enhancement, design.obs_enhancement_benchmark
-        x_shift = x_scale[design.obs_model]
-        shift_total = (a_p[e_idx] + u_p[eb_idx] + g_p[e_idx] * x_shift[:, None]).sum(axis=1)
-        theta = (x_eff[design.obs_model]
-                 + pt.concatenate([pad, offset])[design.obs_protocol] + shift_total)
+        # Compute is in decades from x_ref here, so the engine's x_ref is 0.
+        shift_total = engine.condition_log10_ceg(a_p[e_idx], u_p[eb_idx], g_p[e_idx],
+                                                 x_scale[design.obs_model], 0.0)
+        theta = engine.effective_compute(x_eff[design.obs_model],
+                                         pt.concatenate([pad, offset])[design.obs_protocol],
+                                         shift_total)
         b = design.obs_benchmark
         floor = pm.Deterministic("floor", _floor(spec, design), dims="benchmark")
         logit_offset = _ability_offsets(spec, design)
-        p = success_probability(theta, midpoint_c[b], slope[b], floor[b], lib=pt,
-                                logit_offset=logit_offset)
-        eps = s.probability_clip
-        p = eps + (1 - 2 * eps) * p
+        p = engine.probability(s, theta, midpoint_c[b], slope[b], floor[b], logit_offset,
+                               lib=pt)
         n_items = pm.Data("n_items", design.n_items, dims="observation")
         n_correct = pm.Data("n_correct_data", design.n_correct, dims="observation")
         obs_dim = "observation"
@@ -297,19 +299,19 @@ def _ability_offsets(spec: ModelSpec, design: Design) -> pt.TensorVariable | flo
     ``ability_residual``.
     """
     s = spec.structure
-    out: pt.TensorVariable | float = 0.0
+    terms = []
     if s.family_benchmark_effects:
         sd = _prior(spec, "family_benchmark_sd")
         phi = pm.Deterministic("family_benchmark_effect", sd * pm.Normal(
             "family_benchmark_effect_z", 0.0, 1.0, dims="family_benchmark"),
             dims="family_benchmark")
-        out = out + phi[design.obs_family_benchmark]
+        terms.append(phi[design.obs_family_benchmark])
     if s.ability_residual:
         sd = _prior(spec, "ability_residual_sd")
         r = pm.Deterministic("ability_residual", sd * pm.Normal(
             "ability_residual_z", 0.0, 1.0, dims="model_benchmark"), dims="model_benchmark")
-        out = out + r[design.obs_model_benchmark]
-    return out
+        terms.append(r[design.obs_model_benchmark])
+    return engine.ability_offset(*terms)
 
 
 def benchmark_family_share(design: Design) -> np.ndarray:

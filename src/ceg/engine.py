@@ -1,0 +1,714 @@
+r"""The engine: effective compute, success probability and CEG from parameters and rows.
+
+The one place that knows how the model's pieces combine. Observation :math:`i`
+(model :math:`m` of family :math:`f` at raw compute :math:`x_m`, benchmark
+:math:`b`, condition :math:`c_i`, protocol group :math:`g`) has
+
+.. math::
+
+    x^{\mathrm{eff}}_m &= x_m + \delta_f + \eta_m \
+    \ell_i &= \sum_{e \in c_i} s_{e,b}(x^{\mathrm{scale}}_m), \qquad
+    x^{\mathrm{scale}}_m = x_m \text{ or } x^{\mathrm{eff}}_m
+    \ (\texttt{structure.scale\_compute}) \
+    \theta_i &= x^{\mathrm{eff}}_m + o_g + \ell_i \
+    p_i &= \epsilon + (1 - 2\epsilon)\,\bigl[g_b + (1 - g_b)
+           \operatorname{logistic}(\alpha_b(\theta_i - \beta_b) + \phi_{f,b} + r_{m,b})\bigr]
+
+with :math:`s_{e,b}` and the curve from :mod:`ceg.curve`, :math:`\ell_i` the
+log10 CEG of the condition at that compute and :math:`\epsilon` the spec's
+``probability_clip``.
+
+Two layers, as :mod:`ceg.curve`:
+
+- **Primitives** (:func:`model_compute`, :func:`scale_compute`,
+  :func:`condition_log10_ceg`, :func:`effective_compute`, :func:`ability_offset`,
+  :func:`probability`) take arrays of numpy or PyTensor alike; the PyMC
+  builder (:func:`ceg.model.build_model`) calls them on tensors.
+- **Rows** (:func:`gather`, :func:`draw_new`, :func:`evaluate`): a description
+  of rows (family, model, compute, benchmark, condition, protocol; any of them
+  possibly new) and a posterior give per-draw parameters, new units drawn
+  from their populations, and then θ, p and the CEG per draw and row. Derived
+  quantities, plots, held-out prediction and forecasts use these.
+
+A new link function or model term touches the spec, this module and the builder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ceg.curve import shift, success_probability
+from ceg.design import SEP, Design
+from ceg.errors import CegError, did_you_mean
+from ceg.spec import Structure
+from ceg.table import BASE, STACK
+
+#: Prefix of a condition part that names a new enhancement of a category ("new:prompting").
+NEW_ENHANCEMENT = "new:"
+#: The columns of a row description (see :func:`gather`).
+ROW_COLUMNS = ("family", "model", "log10_flop", "benchmark", "condition", "protocol")
+
+# ------------------------------------------------------------------ primitives
+
+
+def model_compute(x: Any, family_effect: Any, model_effect: Any) -> Any:
+    r"""Return a model's compute as its rows see it, :math:`x + \delta_f + \eta_m`.
+
+    Parameters
+    ----------
+    x
+        Pre-training compute (log10 FLOP, or decades from ``x_ref``).
+    family_effect, model_effect
+        The family's efficiency and the model's own, in decades.
+
+    Returns
+    -------
+    array
+        Same library and units as ``x``.
+    """
+    return x + family_effect + model_effect
+
+
+def scale_compute(structure: Structure, raw: Any, effective: Any) -> Any:
+    """Return the compute an enhancement's scale slope multiplies (``structure.scale_compute``).
+
+    Parameters
+    ----------
+    structure
+        The spec's structure.
+    raw, effective
+        Pre-training compute and :func:`model_compute`, same units.
+
+    Returns
+    -------
+    array
+        ``effective`` if ``structure.scale_compute == "effective"``, else ``raw``.
+    """
+    return effective if structure.scale_compute == "effective" else raw
+
+
+def condition_log10_ceg(intercept: Any, deviation: Any, scale_slope: Any, x_scale: Any,
+                        x_ref: float) -> Any:
+    r"""Return a condition's log10 CEG: its enhancements' shifts summed over the last axis.
+
+    Parameters
+    ----------
+    intercept, deviation, scale_slope
+        Per stacking slot (last axis): :math:`a_e`, :math:`u_{e,b}` and
+        :math:`\gamma_e`, 0 in empty slots.
+    x_scale
+        The compute the scale slope multiplies, shape of the others without
+        the last axis.
+    x_ref
+        Reference compute in the units of ``x_scale`` (0 for decades from it).
+
+    Returns
+    -------
+    array
+        ``sum_e a_e + u_{e,b} + gamma_e (x_scale - x_ref)``.
+    """
+    return shift(intercept, deviation, scale_slope, x_scale[..., None], x_ref).sum(axis=-1)
+
+
+def effective_compute(x_model: Any, protocol_offset: Any, log10_ceg: Any) -> Any:
+    """Return effective compute θ: the model's compute, its protocol offset and the CEG.
+
+    Parameters
+    ----------
+    x_model
+        :func:`model_compute` of the row's model.
+    protocol_offset
+        The row's protocol offset (0 for the benchmark's reference source).
+    log10_ceg
+        :func:`condition_log10_ceg` of the row's condition (0 for base).
+
+    Returns
+    -------
+    array
+        ``x_model + protocol_offset + log10_ceg``.
+    """
+    return x_model + protocol_offset + log10_ceg
+
+
+def ability_offset(*terms: Any) -> Any:
+    """Return the logit-scale offset of a row: the sum of the terms the model has (0 if none)."""
+    out: Any = 0.0
+    for t in terms:
+        out = out + t
+    return out
+
+
+def probability(structure: Structure, theta: Any, midpoint: Any, slope: Any, floor: Any,
+                logit_offset: Any = 0.0, lib: ModuleType = np) -> Any:
+    """Return the success probability the likelihood uses (link, floor, offset, clip).
+
+    Parameters
+    ----------
+    structure
+        The spec's structure (``link``, ``probability_clip``).
+    theta, midpoint, slope, floor, logit_offset
+        As in :func:`ceg.curve.success_probability`.
+    lib
+        ``numpy`` or ``pytensor.tensor``.
+
+    Returns
+    -------
+    array
+        ``eps + (1 - 2 eps) * success_probability(...)``.
+
+    Raises
+    ------
+    CegError
+        If the spec names a link this engine does not know.
+    """
+    if structure.link != "logistic":
+        raise CegError(f"structure.link = {structure.link!r} is not implemented; the engine "
+                       "knows 'logistic' (add the link in ceg.engine.probability)")
+    p = success_probability(theta, midpoint, slope, floor, lib=lib, logit_offset=logit_offset)
+    eps = structure.probability_clip
+    return eps + (1 - 2 * eps) * p
+
+
+# ------------------------------------------------------------------ rows
+
+
+@dataclass
+class RowParameters:
+    r"""Per-draw parameters of a set of rows: axis 0 is the sample (chain x draw), axis 1 the row.
+
+    Attributes
+    ----------
+    x
+        Pre-training compute, log10 FLOP.
+    family_effect, model_effect, protocol_offset
+        Decades.
+    intercept, deviation, scale_slope
+        Shape (sample, row, slot): :math:`a_e`, :math:`u_{e,b}`,
+        :math:`\gamma_e` per stacked enhancement, 0 in empty slots.
+    midpoint, slope, floor, concentration
+        The benchmark's curve and noise (``inf`` concentration: binomial).
+    family_benchmark, residual
+        Logit offsets :math:`\phi_{f,b}` and :math:`r_{m,b}` (0 where the model has none).
+    reported_scale
+        The builder's reported ``scale_log10_flop`` for rows of fitted models
+        at their fitted compute (NaN elsewhere); used where no structure is known.
+    new
+        What :func:`draw_new` must draw: parameter name -> list of keys per
+        row (per row and slot for the shift terms), ``None`` where known.
+    chain, draw
+        Sizes, to reshape results back to (chain, draw).
+    """
+
+    x: np.ndarray
+    family_effect: np.ndarray
+    model_effect: np.ndarray
+    protocol_offset: np.ndarray
+    intercept: np.ndarray
+    deviation: np.ndarray
+    scale_slope: np.ndarray
+    midpoint: np.ndarray
+    slope: np.ndarray
+    floor: np.ndarray
+    concentration: np.ndarray
+    family_benchmark: np.ndarray
+    residual: np.ndarray
+    reported_scale: np.ndarray
+    chain: int
+    draw: int
+    new: dict[str, list[Any]] = field(default_factory=dict)
+
+
+def _stacked(posterior: xr.Dataset, name: str) -> xr.DataArray:
+    da = posterior[name]
+    extra = [d for d in da.dims if d not in ("chain", "draw")]
+    return da.stack(sample=("chain", "draw")).transpose("sample", *extra)
+
+
+def _take(posterior: xr.Dataset, name: str, dim: str, labels: list[str | None],
+          n: int) -> tuple[np.ndarray, list[bool]]:
+    """Return (sample, row) values of ``name`` at ``labels`` (NaN where absent) and which are."""
+    if name not in posterior:
+        return np.zeros((n, len(labels))), [False] * len(labels)
+    da = _stacked(posterior, name)
+    have = {lab: i for i, lab in enumerate(da[dim].to_numpy().tolist())}
+    found = [lab is not None and lab in have for lab in labels]
+    idx = np.array([have[lab] if f else 0 for lab, f in zip(labels, found, strict=True)],
+                   dtype=np.int64)
+    out = da.to_numpy()[:, idx] if len(idx) else np.zeros((n, 0))
+    out = out.astype(float, copy=True)
+    out[:, ~np.array(found, dtype=bool)] = np.nan
+    return out, found
+
+
+def _scalar(posterior: xr.Dataset, name: str) -> np.ndarray | None:
+    """Return a scalar variable's draws, shape (sample,); None if absent."""
+    if name not in posterior:
+        return None
+    da = posterior[name]
+    extra = [d for d in da.dims if d not in ("chain", "draw")]
+    if extra:  # a length-1 dim from a prior's shape
+        da = da.squeeze(extra, drop=True)
+    return da.stack(sample=("chain", "draw")).to_numpy()
+
+
+def _column(rows: pd.DataFrame, name: str, default: Any) -> list[Any]:
+    if name not in rows:
+        return [default] * len(rows)
+    return [default if (v is None or (isinstance(v, float) and np.isnan(v)) or v == "")
+            else v for v in rows[name].tolist()]
+
+
+def _check_known(values: list[str], known: list[str], what: str, hint: str) -> None:
+    for v in dict.fromkeys(values):
+        if v not in known:
+            raise CegError(f"{what} {v!r} is not in the fit; {hint}.{did_you_mean(v, known)}")
+
+
+def gather(posterior: xr.Dataset, design: Design, rows: pd.DataFrame,
+           structure: Structure | None = None, *,
+           allow_new: bool = False) -> RowParameters:
+    """Return the per-draw parameters of ``rows`` read off a posterior.
+
+    Parameters
+    ----------
+    posterior
+        Posterior draws (chain, draw) with the model's reported variables; a
+        variable the model lacks counts as 0 (a fit without model effects has
+        no ``model_effect``).
+    design
+        The fit's design (labels, chance levels).
+    rows
+        One row per prediction, columns :data:`ROW_COLUMNS`: ``family``;
+        ``model`` (the model's name within the family; empty for a new,
+        unnamed model); ``log10_flop`` (pre-training compute; NaN for a fitted
+        model's own, latent where the fit made it so); ``benchmark`` (one of the
+        fit's); ``condition`` (``base``, an enhancement, a stack ``a+b``, and
+        ``new:<category>`` parts); ``protocol`` (optional, a protocol label
+        ``benchmark|source``; empty for the benchmark's reference source).
+    structure
+        The spec's structure; needed for floors of fits that do not report
+        them and for new units. ``None``: what the posterior reports.
+    allow_new
+        Whether families, models, (family, benchmark) and (model, benchmark)
+        pairs, enhancement x benchmark pairs and ``new:`` enhancements absent
+        from the fit are allowed; their parameters are NaN and listed in
+        ``new`` for :func:`draw_new`. If False they raise.
+
+    Returns
+    -------
+    RowParameters
+
+    Raises
+    ------
+    CegError
+        If a benchmark or protocol is not in the fit, a label is new and
+        ``allow_new`` is False, or a new model has no compute.
+    """
+    c = design.coords
+    n_rows = len(rows)
+    chain, draw = posterior.sizes["chain"], posterior.sizes["draw"]
+    n = chain * draw
+    fam = [str(v) for v in _column(rows, "family", "")]
+    model = [str(v) for v in _column(rows, "model", "")]
+    bench = [str(v) for v in _column(rows, "benchmark", "")]
+    cond = [str(v) for v in _column(rows, "condition", BASE)]
+    proto = _column(rows, "protocol", None)
+    flop = np.array([np.nan if v is None else float(v)
+                     for v in _column(rows, "log10_flop", None)], dtype=float)
+    _check_known(bench, c["benchmark"], "benchmark",
+                 "forecasts on new benchmarks are not implemented: choose one of the fit's")
+    _check_known([p for p in proto if p is not None], c["protocol"], "protocol",
+                 "leave it empty for the benchmark's reference source")
+    new: dict[str, list[Any]] = {}
+
+    def known_or_new(name: str, found: list[bool], keys: list[Any], what: str) -> None:
+        missing = [k for k, f in zip(keys, found, strict=True) if not f]
+        if not missing:
+            return
+        if not allow_new:
+            raise CegError(f"{what} {missing[0]!r} is not in the fit; known: "
+                           "see 'ceg data show' (forecasts draw new units from their "
+                           "populations)")
+        new[name] = [None if f else k for k, f in zip(keys, found, strict=True)]
+
+    fe, found = _take(posterior, "family_effect", "family", fam, n)
+    if "family_effect" not in posterior:
+        fe, found = np.zeros((n, n_rows)), [True] * n_rows
+    known_or_new("family_effect", found, fam, "family")
+
+    mlab = [f"{f}{SEP}{m}" if m else None for f, m in zip(fam, model, strict=True)]
+    model_known = [lab is not None and lab in c["model"] for lab in mlab]
+    new_model_key = [lab if lab is not None else f"{f}{SEP}<new model>"
+                     for lab, f in zip(mlab, fam, strict=True)]
+    if not allow_new and not all(model_known):
+        bad = next(k for k, f in zip(new_model_key, model_known, strict=True) if not f)
+        raise CegError(f"model {bad!r} is not in the fit; give a fitted model or a compute "
+                       "for a new one")
+    me, _ = _take(posterior, "model_effect", "model", mlab, n)
+    if "model_effect" in posterior:
+        known_or_new("model_effect", model_known, new_model_key, "model")
+    me = np.nan_to_num(me, nan=0.0) if "model_effect" not in new else me
+    x_model, _ = _take(posterior, "log10_flop", "model", mlab, n)
+    scale_name = "scale_log10_flop" if "scale_log10_flop" in posterior else "log10_flop"
+    reported, _ = _take(posterior, scale_name, "model", mlab, n)
+    given = ~np.isnan(flop)
+    no_compute = [k for k, g, mk in zip(new_model_key, given, model_known, strict=True)
+                  if not g and not mk]
+    if no_compute:
+        raise CegError(f"model {no_compute[0]!r} is not in the fit, so it needs a compute "
+                       "(log10_flop or flop)")
+    x = np.where(given[None, :], flop[None, :], x_model)
+    reported[:, given] = np.nan
+
+    po, _ = _take(posterior, "protocol_offset", "protocol", proto, n)
+    po = np.nan_to_num(po, nan=0.0)
+
+    # The benchmark's curve and noise.
+    def per_bench(name: str) -> np.ndarray:
+        out, _ = _take(posterior, name, "benchmark", bench, n)
+        return out
+
+    midpoint, slope = per_bench("midpoint"), per_bench("slope")
+    if "floor" in posterior:
+        floor = per_bench("floor")
+    else:
+        chance = design.benchmark_chance[[c["benchmark"].index(b) for b in bench]]
+        mode = structure.floor if structure is not None else "chance"
+        if mode == "learned":
+            raise CegError("this posterior does not report the learned floor ('floor'); "
+                           "refit it with this version of ceg")
+        floor = np.broadcast_to(chance if mode == "chance" else 0.0 * chance,
+                                (n, n_rows)).astype(float)
+    kappa = per_bench("concentration") if "concentration" in posterior else np.full(
+        (n, n_rows), np.inf)
+
+    # Logit offsets: a family's benchmark profile, a (model, benchmark) residual.
+    fb = [f"{f}{SEP}{b}" for f, b in zip(fam, bench, strict=True)]
+    phi, found = _take(posterior, "family_benchmark_effect", "family_benchmark", fb, n)
+    if "family_benchmark_effect" in posterior:
+        known_or_new("family_benchmark", found, fb, "family x benchmark profile")
+    mb = [f"{k}{SEP}{b}" for k, b in zip(new_model_key, bench, strict=True)]
+    res, found = _take(posterior, "ability_residual", "model_benchmark", mb, n)
+    if "ability_residual" in posterior:
+        known_or_new("residual", found, mb, "(model, benchmark)")
+
+    # The condition's enhancements, one slot each.
+    parts = [[] if cnd == BASE else cnd.split(STACK) for cnd in cond]
+    slots = max((len(p) for p in parts), default=0)
+    shape = (n, n_rows, max(slots, 1))
+    a, u, g = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+    new_a: list[list[Any]] = [[None] * shape[2] for _ in range(n_rows)]
+    new_u: list[list[Any]] = [[None] * shape[2] for _ in range(n_rows)]
+    a_all = _stacked(posterior, "shift_intercept").to_numpy() if n_rows else None
+    u_da = _stacked(posterior, "shift_deviation")
+    u_labels = {lab: i for i, lab in enumerate(u_da["enhancement_benchmark"].to_numpy())}
+    u_all = u_da.to_numpy()
+    g_all = (_stacked(posterior, "shift_scale_slope").to_numpy()
+             if "shift_scale_slope" in posterior else None)
+    any_new_a = any_new_u = False
+    for i, (ps, b) in enumerate(zip(parts, bench, strict=True)):
+        for j, e in enumerate(ps):
+            if e.startswith(NEW_ENHANCEMENT):
+                cat = e[len(NEW_ENHANCEMENT):]
+                _check_known([cat], c["category"], "category of a new enhancement",
+                             "a new enhancement is drawn from a fitted category's population")
+                if not allow_new:
+                    raise CegError(f"condition part {e!r} asks for a new enhancement; "
+                                   "only forecasts draw new units")
+                new_a[i][j] = (e, cat)
+                new_u[i][j] = (e, b)
+                any_new_a = any_new_u = True
+                continue
+            _check_known([e], c["enhancement"], "enhancement",
+                         f"use a fitted one or '{NEW_ENHANCEMENT}<category>'")
+            k = c["enhancement"].index(e)
+            a[:, i, j] = a_all[:, k]
+            if g_all is not None:
+                g[:, i, j] = g_all[:, k]
+            lab = f"{e}{SEP}{b}"
+            if lab in u_labels:
+                u[:, i, j] = u_all[:, u_labels[lab]]
+            elif allow_new:
+                new_u[i][j] = (e, b)
+                any_new_u = True
+            else:
+                raise CegError(f"enhancement {e!r} was not measured on benchmark {b!r}; "
+                               "a forecast draws its benchmark deviation")
+    if any_new_a:
+        new["intercept"] = new_a
+    if any_new_u:
+        new["deviation"] = new_u
+    return RowParameters(
+        x=x, family_effect=fe, model_effect=me, protocol_offset=po, intercept=a,
+        deviation=u, scale_slope=g, midpoint=midpoint, slope=slope, floor=floor,
+        concentration=kappa, family_benchmark=np.nan_to_num(phi, nan=0.0)
+        if "family_benchmark" not in new else phi,
+        residual=np.nan_to_num(res, nan=0.0) if "residual" not in new else res,
+        reported_scale=reported, chain=chain, draw=draw, new=new)
+
+
+def new_family_effects(effect: np.ndarray, family_sd: np.ndarray | None,
+                       rng: np.random.Generator, k: int) -> np.ndarray:
+    """Return ``k`` new families' effects per draw: the seen families' mean + ``family_sd`` z.
+
+    Family effects sum to zero over the fit's families, so a new family is
+    drawn around the mean of the families with data (see
+    :func:`ceg.validate.holdout.with_new_family_effects`).
+
+    Parameters
+    ----------
+    effect
+        Effects of the families with data, shape (sample, family).
+    family_sd
+        Draws of ``family_sd``, shape (sample,); ``None`` where the model has
+        no family effects (new effects are then 0).
+    rng
+        Random generator.
+    k
+        Number of new families.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (sample, k).
+    """
+    if family_sd is None:
+        return np.zeros((effect.shape[0], k))
+    z = rng.standard_normal((effect.shape[0], k))
+    return effect.mean(axis=1)[:, None] + family_sd[:, None] * z
+
+
+def _population_sd(posterior: xr.Dataset, name: str, n: int) -> np.ndarray:
+    sd = _scalar(posterior, name)
+    return np.zeros(n) if sd is None else sd
+
+
+def draw_new(params: RowParameters, posterior: xr.Dataset, design: Design,
+             rng: np.random.Generator) -> RowParameters:
+    r"""Return ``params`` with every new unit drawn from its population, once per draw and unit.
+
+    - a new family: :func:`new_family_effects`;
+    - a new model: :math:`\eta \sim N(0, \sigma_\eta)` (``model_sd``);
+    - an unfitted (family, benchmark) profile: :math:`N(0, \sigma_\phi)`;
+    - an unfitted (model, benchmark) residual: :math:`N(0, \sigma_r)`;
+    - a new enhancement of category :math:`k`: :math:`a \sim N(\mu_k, \sigma_a)`,
+      :math:`\gamma \sim N(\gamma_0, \sigma_\gamma)` where the model has
+      scale slopes; any enhancement on a benchmark it was not measured on:
+      :math:`u \sim N(0, \sigma_u)`.
+
+    Rows with the same key share a draw (two rows of one new model share
+    its effect). A model without a term draws 0 for it.
+
+    Parameters
+    ----------
+    params
+        Output of :func:`gather` with ``allow_new=True``.
+    posterior, design
+        The fit's posterior and design.
+    rng
+        Random generator (draws are made in a fixed order).
+
+    Returns
+    -------
+    RowParameters
+        A copy with no NaN left and ``new`` empty.
+    """
+    n = params.x.shape[0]
+    out = replace(params, new={})
+    arrays = {k: getattr(params, k).copy() for k in
+              ("family_effect", "model_effect", "family_benchmark", "residual",
+               "intercept", "deviation", "scale_slope")}
+
+    def per_key(keys: list[Any], draw: Any) -> np.ndarray:
+        """Return (sample, row) draws, one per distinct key (NaN where the key is None)."""
+        uniq = list(dict.fromkeys(k for k in keys if k is not None))
+        values = {k: draw(k) for k in uniq}
+        col = np.full((n, len(keys)), np.nan)
+        for i, k in enumerate(keys):
+            if k is not None:
+                col[:, i] = values[k]
+        return col
+
+    def fill(name: str, values: np.ndarray) -> None:
+        arr = arrays[name]
+        mask = ~np.isnan(values)
+        arr[mask] = values[mask]
+
+    if "family_effect" in params.new:
+        keys = params.new["family_effect"]
+        uniq = list(dict.fromkeys(k for k in keys if k is not None))
+        seen = _stacked(posterior, "family_effect").to_numpy() if "family_effect" in posterior \
+            else np.zeros((n, 1))
+        drawn = new_family_effects(seen, _scalar(posterior, "family_sd"), rng, len(uniq))
+        fill("family_effect", per_key(keys, lambda k: drawn[:, uniq.index(k)]))
+    for name, sd_name in (("model_effect", "model_sd"), ("family_benchmark", "family_benchmark_sd"),
+                          ("residual", "ability_residual_sd")):
+        if name in params.new:
+            sd = _population_sd(posterior, sd_name, n)
+            fill(name, per_key(params.new[name], lambda k, sd=sd: sd * rng.standard_normal(n)))
+    c = design.coords
+    if "intercept" in params.new:
+        mu = _stacked(posterior, "category_mean").to_numpy()
+        sd_a = _population_sd(posterior, "enhancement_sd", n)
+        g0, sd_g = _scalar(posterior, "slope_mean"), _population_sd(posterior, "slope_sd", n)
+        drawn_a: dict[Any, np.ndarray] = {}
+        drawn_g: dict[Any, np.ndarray] = {}
+        for i, row in enumerate(params.new["intercept"]):
+            for j, key in enumerate(row):
+                if key is None:
+                    continue
+                if key not in drawn_a:
+                    k = c["category"].index(key[1])
+                    drawn_a[key] = mu[:, k] + sd_a * rng.standard_normal(n)
+                    drawn_g[key] = (np.zeros(n) if g0 is None or "shift_scale_slope" not in
+                                    posterior else g0 + sd_g * rng.standard_normal(n))
+                arrays["intercept"][:, i, j] = drawn_a[key]
+                arrays["scale_slope"][:, i, j] = drawn_g[key]
+    if "deviation" in params.new:
+        sd_u = _population_sd(posterior, "benchmark_shift_sd", n)
+        drawn_u: dict[Any, np.ndarray] = {}
+        for i, row in enumerate(params.new["deviation"]):
+            for j, key in enumerate(row):
+                if key is None:
+                    continue
+                if key not in drawn_u:
+                    drawn_u[key] = sd_u * rng.standard_normal(n)
+                arrays["deviation"][:, i, j] = drawn_u[key]
+    for k, v in arrays.items():
+        setattr(out, k, v)
+    return out
+
+
+def evaluate(params: RowParameters, structure: Structure | None, x_ref: float) -> xr.Dataset:
+    """Return effective compute, success probability and CEG per draw and row.
+
+    Parameters
+    ----------
+    params
+        Output of :func:`gather` (after :func:`draw_new` if it had new units).
+    structure
+        The spec's structure; ``None`` uses the posterior's reported scale
+        compute (rows of fitted models at their compute only) and the default clip.
+    x_ref
+        The spec's reference compute, log10 FLOP.
+
+    Returns
+    -------
+    xarray.Dataset
+        Dims (chain, draw, row): ``log10_flop`` (pre-training compute),
+        ``model_log10_flop`` (:func:`model_compute`), ``scale_log10_flop``,
+        ``log10_ceg`` (the condition's, at that compute), ``theta``
+        (:func:`effective_compute`), ``p`` (:func:`probability`) and
+        ``concentration``.
+
+    Raises
+    ------
+    CegError
+        If a parameter is still undrawn (NaN) or the scale compute is unknown.
+    """
+    if params.new:
+        raise CegError(f"rows have new units not drawn yet ({sorted(params.new)}): call "
+                       "ceg.engine.draw_new first")
+    x_model = model_compute(params.x, params.family_effect, params.model_effect)
+    if structure is not None:
+        x_scale = scale_compute(structure, params.x, x_model)
+    else:
+        x_scale = params.reported_scale
+        if np.isnan(x_scale).any():
+            raise CegError("the scale compute of a row at a new compute needs the spec's "
+                           "structure (pass structure=)")
+    log10_ceg = condition_log10_ceg(params.intercept, params.deviation, params.scale_slope,
+                                    x_scale, x_ref)
+    theta = effective_compute(x_model, params.protocol_offset, log10_ceg)
+    offset = ability_offset(params.family_benchmark, params.residual)
+    p = probability(structure if structure is not None else Structure(), theta,
+                    params.midpoint, params.slope, params.floor, offset)
+    shape = (params.chain, params.draw, params.x.shape[1])
+
+    def da(v: np.ndarray) -> tuple[tuple[str, ...], np.ndarray]:
+        return ("chain", "draw", "row"), np.broadcast_to(v, params.x.shape).reshape(shape)
+
+    return xr.Dataset({"log10_flop": da(params.x), "model_log10_flop": da(x_model),
+                       "scale_log10_flop": da(x_scale), "log10_ceg": da(log10_ceg),
+                       "theta": da(theta), "p": da(p),
+                       "concentration": da(params.concentration)})
+
+
+def design_rows(design: Design, rows: np.ndarray | None = None) -> pd.DataFrame:
+    """Return the fitted table's rows as a row description for :func:`gather`.
+
+    Parameters
+    ----------
+    design
+        The fit's design.
+    rows
+        Observation positions; all by default.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`ROW_COLUMNS`; ``log10_flop`` NaN (each model's fitted
+        compute), ``protocol`` the row's protocol group or empty.
+    """
+    idx = np.arange(design.n_obs) if rows is None else np.asarray(rows)
+    t = design.table.iloc[idx]
+    proto = design.obs_protocol[idx]
+    labels = [design.coords["protocol"][k - 1] if k > 0 else "" for k in proto]
+    return pd.DataFrame({"family": t["family"].to_numpy(), "model": t["model"].to_numpy(),
+                         "log10_flop": np.nan, "benchmark": t["benchmark"].to_numpy(),
+                         "condition": t["condition"].to_numpy(), "protocol": labels})
+
+
+def enhancement_log10_ceg(posterior: xr.Dataset, x_ref: float,
+                          at_log10_flop: float | np.ndarray | xr.DataArray | None = None,
+                          design: Design | None = None) -> xr.DataArray:
+    r"""Return each enhancement's log10 CEG at a compute, averaged over benchmarks or per benchmark.
+
+    :math:`a_e + \gamma_e (x - x_{ref})`; with ``design``, per enhancement x
+    benchmark pair :math:`a_e + u_{e,b} + \gamma_e (x - x_{ref})` (dim
+    ``enhancement_benchmark``). ``x`` is the compute the scale slope
+    multiplies (raw or effective: ``structure.scale_compute``).
+
+    Parameters
+    ----------
+    posterior
+        Posterior with ``shift_intercept`` (and ``shift_deviation``,
+        ``shift_scale_slope`` where used).
+    x_ref
+        The spec's reference compute.
+    at_log10_flop
+        Compute, log10 FLOP: a number, an array (a new dim ``log10_flop``) or
+        a DataArray; ``None`` for ``x_ref``.
+    design
+        Give it for the per-benchmark CEGs.
+
+    Returns
+    -------
+    xarray.DataArray
+        Named ``log10_ceg``.
+    """
+    a = posterior["shift_intercept"]
+    if design is not None:
+        pairs = design.enhancement_benchmark_pairs
+        pick = xr.DataArray(pairs[:, 0], dims="enhancement_benchmark")
+        a = a.isel(enhancement=pick).drop_vars("enhancement") + posterior["shift_deviation"]
+    if at_log10_flop is None:
+        return a.rename("log10_ceg")
+    if isinstance(at_log10_flop, xr.DataArray):
+        x = at_log10_flop
+    elif np.ndim(at_log10_flop):
+        x = xr.DataArray(np.asarray(at_log10_flop, float), dims="log10_flop",
+                         coords={"log10_flop": np.asarray(at_log10_flop, float)})
+    else:
+        x = float(at_log10_flop)
+    g = posterior["shift_scale_slope"] if "shift_scale_slope" in posterior else 0.0 * \
+        posterior["shift_intercept"]
+    if design is not None:
+        g = g.isel(enhancement=pick).drop_vars("enhancement")
+    return shift(a, 0.0, g, x, x_ref).rename("log10_ceg")

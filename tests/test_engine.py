@@ -1,0 +1,68 @@
+"""The engine is the model: its numpy θ and p at posterior draws are the builder's (no sampling)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pymc as pm
+import pytest
+from scipy import stats
+
+from ceg import engine
+from ceg.errors import CegError
+from ceg.model import build_model
+from fakes import fake_fit, small_table
+
+
+@pytest.fixture(scope="module", params=["default", "profiles"])
+def prior_fit(request):
+    return fake_fit(small_table(), request.param, draws=4, chains=2, method="prior")
+
+
+def _numpy_loglik(fit):
+    """Log likelihood of every observed count from the engine's p and concentration."""
+    d = fit.design
+    params = engine.gather(fit.posterior, d, engine.design_rows(d), fit.spec.structure)
+    out = engine.evaluate(params, fit.spec.structure, fit.spec.x_ref)
+    p, kappa = out["p"].to_numpy(), out["concentration"].to_numpy()
+    if fit.spec.structure.likelihood == "beta_binomial":
+        return stats.betabinom.logpmf(d.n_correct, d.n_items, p * kappa, (1 - p) * kappa)
+    return stats.binom.logpmf(d.n_correct, d.n_items, p)
+
+
+def test_the_engine_gives_the_builders_likelihood_at_every_draw(prior_fit):
+    # The builder's log likelihood at the prior draws (its own PyTensor graph of theta and p)
+    # against scipy's, fed with the engine's numpy p: equal to rounding.
+    model = build_model(prior_fit.spec, prior_fit.design)
+    ll = pm.compute_log_likelihood(prior_fit.idata, model=model, var_names=["n_correct"],
+                                   extend_inferencedata=False, progressbar=False)
+    ours = _numpy_loglik(prior_fit)
+    theirs = ll["n_correct"].to_numpy()
+    assert np.isfinite(theirs).all()
+    np.testing.assert_allclose(ours, theirs, rtol=1e-7, atol=1e-7)
+
+
+def test_the_engine_reads_the_reported_scale_compute(prior_fit):
+    d = prior_fit.design
+    params = engine.gather(prior_fit.posterior, d, engine.design_rows(d))
+    with_structure = engine.evaluate(params, prior_fit.spec.structure, prior_fit.spec.x_ref)
+    reported = engine.evaluate(params, None, prior_fit.spec.x_ref)
+    np.testing.assert_allclose(with_structure["scale_log10_flop"], reported["scale_log10_flop"],
+                               atol=1e-9)
+
+
+def test_unknown_labels_are_refused_unless_new_units_are_allowed(prior_fit):
+    d = prior_fit.design
+    rows = engine.design_rows(d).iloc[:1].assign(family="Nobody", model="", log10_flop=23.0)
+    with pytest.raises(CegError, match="Nobody"):
+        engine.gather(prior_fit.posterior, d, rows, prior_fit.spec.structure)
+    params = engine.gather(prior_fit.posterior, d, rows, prior_fit.spec.structure,
+                           allow_new=True)
+    assert "family_effect" in params.new
+    with pytest.raises(CegError, match="draw_new"):
+        engine.evaluate(params, prior_fit.spec.structure, prior_fit.spec.x_ref)
+    drawn = engine.draw_new(params, prior_fit.posterior, d, np.random.default_rng(0))
+    out = engine.evaluate(drawn, prior_fit.spec.structure, prior_fit.spec.x_ref)
+    assert np.isfinite(out["p"]).all()
+    with pytest.raises(CegError, match="benchmark 'GSM8k' is not in the fit.*GSM8K"):
+        engine.gather(prior_fit.posterior, d, rows.assign(benchmark="GSM8k"),
+                      prior_fit.spec.structure, allow_new=True)

@@ -202,3 +202,26 @@ def test_fit_quantities_hold_every_ceg(fit):
                                 "log10_ceg_observation"}
     assert "new_category" in q["log10_ceg_new_enhancement"].dims
     np.testing.assert_allclose(q["log10_ceg_observation"].sel(enhanced_observation=11), 0.45)
+
+
+def test_decades_outside_the_compute_where_each_enhancement_was_measured():
+    import ceg
+    from ceg.design import make_design
+    from fakes import small_table
+
+    t = small_table()
+    d = make_design(t, ceg.load_registries())
+    rng = derived.measured_compute_range(d)
+    x = np.log10(t["train_flop"].to_numpy(float))
+    for e in d.coords["enhancement"]:
+        has = t["condition"].str.split("+").apply(lambda parts, e=e: e in parts).to_numpy()
+        assert rng.loc[e, "low"] == pytest.approx(x[has].min())
+        assert rng.loc[e, "high"] == pytest.approx(x[has].max())
+    mid = float((rng["low"].max() + rng["high"].min()) / 2)
+    out = derived.decades_outside_measured(d, 30.0)
+    np.testing.assert_allclose(out, 30.0 - rng["high"])
+    out = derived.decades_outside_measured(d, 10.0)
+    np.testing.assert_allclose(out, rng["low"] - 10.0)
+    inside = derived.decades_outside_measured(d, mid)
+    expected = np.maximum(rng["low"] - mid, 0) + np.maximum(mid - rng["high"], 0)
+    np.testing.assert_allclose(inside, expected)

@@ -79,10 +79,14 @@ def random():
     return fake_fit(seed=3, draws=40, chains=2)
 
 
+ALL_ROLES = ("standalone", "increment", "control")
+
+
 def test_headline_on_fixed_draws(fixed):
-    h = headline(fixed)
+    h = headline(fixed, roles=ALL_ROLES)
     assert list(h.index) == [5.0, 20.0]
-    assert list(h.columns) == ["mean_share", "share_low", "share_high", "p_most", "p_some"]
+    assert list(h.columns) == ["mean_share", "share_low", "share_high", "p_most", "p_some",
+                               "n_enhancements", "enhancements"]
     # two of three exceed 5x: "most" is certain; one of three exceeds 20x: "some" is certain
     assert h.loc[5.0, "mean_share"] == pytest.approx(2 / 3)
     assert h.loc[5.0, "share_low"] == pytest.approx(2 / 3)
@@ -92,13 +96,22 @@ def test_headline_on_fixed_draws(fixed):
     assert (h.loc[20.0, "p_most"], h.loc[20.0, "p_some"]) == (0.0, 1.0)
 
 
+def test_the_default_headline_counts_standalone_enhancements_only(fixed):
+    # calculator and self-consistency are measured only on top of chain-of-thought
+    h = headline(fixed)
+    assert h["enhancements"].iloc[0] == "chain_of_thought"
+    assert h.loc[5.0, "mean_share"] == 1.0 and h.loc[20.0, "p_some"] == 0.0
+    with pytest.raises(CegError, match="role"):
+        headline(fixed, roles=("no_such_role",))
+
+
 def test_headline_probabilities_count_draws():
     sc = np.zeros((2, 10))
     sc[:, ::2] = 1.5  # self_consistency at 31.6x in half the draws, 1x in the rest
     f = fake_fit(draws=10, chains=2, values={
         "shift_intercept": {"calculator": 0.0, "chain_of_thought": 1.0,
                             "self_consistency": sc}})
-    h = headline(f)
+    h = headline(f, roles=ALL_ROLES)
     assert h.loc[20.0, "p_some"] == pytest.approx(0.5)
     assert h.loc[20.0, "mean_share"] == pytest.approx(1 / 6)
     assert h.loc[5.0, "p_most"] == pytest.approx(0.5)  # 2/3 > 1/2 only when sc counts
@@ -107,8 +120,8 @@ def test_headline_probabilities_count_draws():
 def test_summary_by_enhancement_exact(fixed):
     s = summarise(fixed, "enhancement")
     assert s.index.name == "enhancement"
-    assert list(s.columns) == ["category", *STATS, "extrapolated_share", "paper_ceg",
-                               *COST_COLUMNS]
+    assert list(s.columns) == ["category", *STATS, "extrapolated_share",
+                               "decades_outside_measured", "paper_ceg", *COST_COLUMNS]
     assert s.loc["chain_of_thought", "median_ceg"] == pytest.approx(10.0)
     assert s.loc["self_consistency", "median_ceg"] == pytest.approx(10 ** 1.5)
     assert s.loc["calculator", "p_gt_1"] == 0.0
@@ -127,7 +140,8 @@ def test_summary_by_enhancement_exact(fixed):
 
 @pytest.mark.parametrize(("by", "index", "columns", "rows"), [
     ("enhancement", "enhancement",
-     ["category", *STATS, "extrapolated_share", "paper_ceg", *COST_COLUMNS], "enhancement"),
+     ["category", *STATS, "extrapolated_share", "decades_outside_measured", "paper_ceg",
+      *COST_COLUMNS], "enhancement"),
     ("benchmark", None,
      ["enhancement", "category", "benchmark", *STATS, "extrapolated_share", "paper_ceg",
       *COST_COLUMNS], "enhancement_benchmark"),

@@ -18,6 +18,81 @@ from ceg.table import BASE
 
 #: Thresholds of the paper's headline ("most enhancements exceed 5x, some 20x").
 HEADLINE_THRESHOLDS = (5.0, 20.0)
+#: Roles of the enhancements the headline is computed over (``ceg.registry.ROLES``):
+#: enhancements measured against the plain model, not increments measured only on top
+#: of another enhancement, nor ablation controls.
+HEADLINE_ROLES: tuple[str, ...] = ("standalone",)
+
+
+def headline_set(enhancements: list[str] | np.ndarray, roles_of: pd.Series,
+                 roles: tuple[str, ...] = HEADLINE_ROLES) -> list[str]:
+    """Return the enhancements the headline is computed over, in the given order.
+
+    Parameters
+    ----------
+    enhancements
+        The fitted enhancements' slugs.
+    roles_of
+        Each slug's role (the registry's ``role`` column, indexed by slug).
+    roles
+        The roles to keep (default: standalone enhancements).
+
+    Returns
+    -------
+    list of str
+        The slugs whose role is in ``roles``.
+    """
+    return [str(e) for e in enhancements if roles_of.get(e, "standalone") in roles]
+
+
+def measured_compute_range(design: Design) -> pd.DataFrame:
+    """Return the log10 compute range of the rows that measure each enhancement.
+
+    Parameters
+    ----------
+    design
+        The fit's design.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by enhancement, columns ``low`` and ``high`` (log10 FLOP of the
+        models whose rows include the enhancement, under any condition that
+        stacks it).
+    """
+    x = design.model_log10_flop[design.obs_model]
+    out = {}
+    for i, e in enumerate(design.coords["enhancement"]):
+        rows = (design.obs_enhancement == i + 1).any(axis=1)
+        out[e] = (float(x[rows].min()), float(x[rows].max()))
+    return pd.DataFrame.from_dict(out, orient="index", columns=["low", "high"]).rename_axis(
+        "enhancement")
+
+
+def decades_outside_measured(design: Design, x_ref: float) -> pd.Series:
+    r"""Return how far ``x_ref`` lies outside the compute where each enhancement was measured.
+
+    A CEG at ``x_ref`` outside that range rests on the scale slope
+    :math:`\gamma_e` carrying the shift from where it was measured (Toolformer
+    at ~1.4e22 FLOP, LATS at ~2e25): an extrapolation the enhancement's own
+    rows cannot check.
+
+    Parameters
+    ----------
+    design
+        The fit's design.
+    x_ref
+        The reference compute, log10 FLOP.
+
+    Returns
+    -------
+    pandas.Series
+        Decades by enhancement (0 inside the range).
+    """
+    rng = measured_compute_range(design)
+    below = np.maximum(rng["low"] - x_ref, 0.0)
+    above = np.maximum(x_ref - rng["high"], 0.0)
+    return (below + above).rename("decades_outside_measured")
 
 
 def log10_ceg_enhancement(posterior: xr.Dataset) -> xr.DataArray:

@@ -28,8 +28,15 @@ ENHANCEMENT_COLUMNS = (
     "description",
     "finetune_compute_fraction",
     "inference_cost_multiplier",
+    "role",
     "source",
 )
+#: What an enhancement's rows measure: ``standalone`` (against the plain model),
+#: ``increment`` (only on top of another enhancement: self-consistency on
+#: chain-of-thought), ``control`` (an ablation: Toolformer with calls disabled).
+#: The headline is computed over the standalone ones (``ceg.derived.headline_set``).
+Role = Literal["standalone", "increment", "control"]
+ROLES: tuple[str, ...] = get_args(Role)
 
 
 @dataclass(frozen=True)
@@ -44,7 +51,7 @@ class Registries:
     enhancements
         One row per enhancement, indexed by ``slug``: ``name``, ``category``,
         ``description``, ``finetune_compute_fraction``,
-        ``inference_cost_multiplier``, ``source``.
+        ``inference_cost_multiplier``, ``role`` (:data:`ROLES`), ``source``.
     """
 
     benchmarks: pd.DataFrame
@@ -180,6 +187,14 @@ def parse_enhancements(df: pd.DataFrame, source: str = "enhancements") -> pd.Dat
             out[col] = _numeric(df, col, problems, lo=0, hi=1e6, what=what)
         else:
             out[col] = float("nan")
+    roles = (df["role"].str.strip() if "role" in df.columns
+             else pd.Series("", index=df.index)).replace("", "standalone")
+    out["role"] = roles.to_numpy()
+    for i, role in enumerate(out["role"]):
+        if role not in ROLES:
+            problems.append(Problem(
+                f"unknown role; use one of {list(ROLES)} (empty = standalone)."
+                f"{did_you_mean(role, ROLES)}", row=i + 2, column="role", value=role))
     for i, (slug, cat) in enumerate(zip(out["slug"], out["category"], strict=True)):
         if not slug or not slug.replace("_", "").isalnum() or slug != slug.lower():
             problems.append(Problem(

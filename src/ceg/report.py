@@ -185,14 +185,17 @@ def _headline(fit: Fit) -> str:
               f'<p class="warn"><b>This fit did not converge</b>: '
               f"{escape('; '.join(diag.problems()))}. Its CEGs are not trustworthy.</p>")
     lines = []
-    for threshold, r in fit.headline().iterrows():
+    head = fit.headline()
+    for threshold, r in head.iterrows():
         lines.append(
             f"<li>CEG &gt; {threshold:g}x: share of enhancements {r['mean_share']:.2f} "
             f"(90% {r['share_low']:.2f}–{r['share_high']:.2f}); "
             f"P(most) = {r['p_most']:.2f}, P(some) = {r['p_some']:.2f}</li>")
     return (status + _p("Davidson et al. (2023): most enhancements exceed 5x, some exceed 20x. "
-                        "Restated as posterior probabilities over the fitted enhancements "
-                        f"(CEG at {_x_ref(fit)}, averaged over benchmarks):")
+                        "Restated as posterior probabilities over the fitted standalone "
+                        f"enhancements ({escape(head['enhancements'].iloc[0])}; increments "
+                        "measured only on top of another enhancement and ablation controls "
+                        f"are left out), CEG at {_x_ref(fit)}, averaged over benchmarks:")
             + f"<ul>{''.join(lines)}</ul>")
 
 

@@ -213,6 +213,8 @@ def summarise(fit: FitResult, by: By = "enhancement") -> pd.DataFrame:
         out.insert(0, "category", cat.reindex(out.index).to_numpy())
         out["extrapolated_share"] = derived.extrapolated_share_enhancement(
             q["log10_ceg_enhancement"], design, x_ref).to_series()
+        out["decades_outside_measured"] = derived.decades_outside_measured(
+            design, x_ref).reindex(out.index)
         out["paper_ceg"] = paper.groupby("condition")["ceg"].median().reindex(out.index)
         costs = cost_columns(q["log10_ceg_enhancement"], "enhancement", out.index.to_numpy(),
                              fit.registries.enhancements, out["median_ceg"].to_numpy())
@@ -262,20 +264,46 @@ def summarise(fit: FitResult, by: By = "enhancement") -> pd.DataFrame:
                    "['enhancement', 'benchmark', 'category', 'observation']")
 
 
-def headline(fit: FitResult) -> pd.DataFrame:
+def headline(fit: FitResult, roles: tuple[str, ...] = derived.HEADLINE_ROLES) -> pd.DataFrame:
     """Return the paper's headline claims restated as posterior probabilities.
 
     Davidson et al. (2023) say most enhancements exceed 5x and some exceed
     20x. For each threshold this gives the posterior of the share of the
     fitted enhancements whose CEG (at x_ref, averaged over benchmarks)
     exceeds it: its mean and 90% interval, P(share > 1/2) ("most") and
-    P(share > 0) ("some").
+    P(share > 0) ("some"). The share is over a declared set: by default the
+    standalone enhancements (registry ``role``), not increments measured
+    only on top of another enhancement nor ablation controls; the set is
+    stated in the ``enhancements`` column.
+
+    Parameters
+    ----------
+    fit
+        A fit.
+    roles
+        Roles of the enhancements counted (see :data:`ceg.registry.ROLES`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by threshold: ``mean_share``, ``share_low``, ``share_high``,
+        ``p_most``, ``p_some``, ``n_enhancements`` and ``enhancements``
+        (the set, comma-separated).
     """
-    shares = derived.headline_shares(fit.quantities["log10_ceg_enhancement"])
+    from ceg.errors import CegError
+
+    ceg = fit.quantities["log10_ceg_enhancement"]
+    chosen = derived.headline_set(ceg["enhancement"].to_numpy(),
+                                  fit.registries.enhancements["role"], roles)
+    if not chosen:
+        raise CegError(f"no fitted enhancement has a role in {list(roles)}: the headline "
+                       "needs at least one (see the registry's role column)")
+    shares = derived.headline_shares(ceg.sel(enhancement=chosen))
     rows = []
     for t in shares["threshold"].to_numpy():
         s = shares.sel(threshold=t).to_numpy().ravel()
         rows.append({"threshold": float(t), "mean_share": s.mean(),
                      "share_low": np.quantile(s, 0.05), "share_high": np.quantile(s, 0.95),
-                     "p_most": (s > 0.5).mean(), "p_some": (s > 0).mean()})
+                     "p_most": (s > 0.5).mean(), "p_some": (s > 0).mean(),
+                     "n_enhancements": len(chosen), "enhancements": ", ".join(chosen)})
     return pd.DataFrame(rows).set_index("threshold")

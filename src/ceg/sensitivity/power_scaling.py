@@ -292,7 +292,10 @@ def fit_quantities(fit: Fit) -> xr.Dataset:
         means of the last two are ``fit.headline()``'s ``p_most`` and ``p_some``.
     """
     q = fit.quantities
-    shares = derived.headline_shares(q["log10_ceg_enhancement"])
+    ceg = q["log10_ceg_enhancement"]
+    # the headline's declared set (standalone enhancements), as fit.headline() counts it
+    shares = derived.headline_shares(ceg.sel(enhancement=derived.headline_set(
+        ceg["enhancement"].to_numpy(), fit.registries.enhancements["role"])))
     return xr.Dataset({
         "ceg_enhancement": q["log10_ceg_enhancement"].reset_coords(drop=True),
         "ceg_category": q["log10_ceg_category"].reset_coords(drop=True),

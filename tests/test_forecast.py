@@ -102,3 +102,31 @@ def test_new_units_and_bad_scenarios(prior_fit, tmp_path):
     assert list(table["scenario"].unique()) == ["a", "b"]
     with pytest.raises(CegError, match="no such scenario file"):
         read_scenarios(tmp_path / "missing.csv")
+
+
+def test_the_command_prints_the_librarys_table(prior_fit, tmp_path, capsys):
+    import io
+
+    import pandas as pd
+
+    from ceg.cli import app
+    from ceg.cli._common import run_guarded
+    from ceg.fit import load_fit
+
+    path = prior_fit.save(tmp_path / "fit.nc")
+    fam = prior_fit.design.coords["family"][0]
+    code = run_guarded(app, ["forecast", str(path), "--family", fam, "--benchmark", "GSM8K",
+                             "--flop-grid", "1e22:1e24:3", "--condition", "base",
+                             "--condition", "chain_of_thought", "--format", "csv",
+                             "--seed", "3"])
+    text = capsys.readouterr().out
+    assert code == 0, text
+    printed = pd.read_csv(io.StringIO(text))
+    expected = forecast(load_fit(path), [
+        dict(scenario=c, family=fam, benchmark="GSM8K", condition=c, flop=[1e22, 1e23, 1e24])
+        for c in ("base", "chain_of_thought")], seed=3).table((0.05, 0.5, 0.95))
+    assert len(printed) == 2 * 3 * 5
+    np.testing.assert_allclose(printed["q50"], expected["q50"], rtol=1e-12)
+    code = run_guarded(app, ["forecast", str(path), "--family", fam, "--benchmark", "GSM8K",
+                             "--flop", "1e23", "--flop-grid", "1e22:1e24:3"])
+    assert code == 2 and "not both" in capsys.readouterr().err

@@ -21,6 +21,16 @@ from ceg.errors import (
 from ceg.registry import CATEGORIES, Registries, load_registries
 from ceg.table import read_table, validate_table
 
+
+def __getattr__(name: str) -> object:
+    """Import ``ceg.forecast`` on first use (``ceg.forecast(fit, scenarios)``), not at import."""
+    if name == "forecast":
+        from importlib import import_module
+
+        return import_module("ceg.forecast")
+    raise AttributeError(f"module 'ceg' has no attribute {name!r}")
+
+
 __all__ = [
     "CATEGORIES",
     "CegError",

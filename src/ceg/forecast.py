@@ -26,6 +26,8 @@ separate stream of the same seed.
 
 from __future__ import annotations
 
+import sys
+import types
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -414,3 +416,13 @@ def read_scenarios(path: Path | str) -> pd.DataFrame:
 
 __all__ = ["DEFAULT_LEVELS", "QUANTITIES", "SCENARIO_COLUMNS", "Forecast", "draw_counts",
            "forecast", "quantile_column", "read_scenarios", "scenario_rows"]
+
+
+class _CallableModule(types.ModuleType):
+    """The module, callable: ``ceg.forecast(fit, scenarios)`` is :func:`forecast`."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Forecast:
+        return forecast(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

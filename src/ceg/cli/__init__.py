@@ -59,6 +59,9 @@ def _register_optional() -> None:
     from ceg.cli import sensitivity as sensitivity_cli
 
     sensitivity_cli.register(app)
+    from ceg.cli import forecast as forecast_cli
+
+    forecast_cli.register(app)
 
 
 _register_optional()

@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from ceg.curve import shift
+from ceg.engine import enhancement_log10_ceg
 from ceg.errors import CegError
 from ceg.plots._common import (
     BANDS,
@@ -52,8 +52,8 @@ def ceg_vs_compute(fit: Fit, enhancements: Iterable[str] | None = None, *, min_s
 
     One panel per enhancement: the benchmark-averaged CEG
     ``10 ** (a_e + gamma_e (x - x_ref))`` against training FLOP ``10 ** x``
-    (posterior median, 50% and 90% bands; :func:`ceg.curve.shift` with no
-    benchmark deviation), over the compute range at which the enhancement
+    (posterior median, 50% and 90% bands;
+    :func:`ceg.engine.enhancement_log10_ceg`), over the compute range at which the enhancement
     was measured (shaded) plus a margin; the rows measuring the enhancement
     alone at their own compute (posterior median and 90% interval, which
     include the benchmark's deviation and so scatter around the curve) and
@@ -112,8 +112,7 @@ def ceg_vs_compute(fit: Fit, enhancements: Iterable[str] | None = None, *, min_s
         measured = np.log10(t.loc[t["condition"].isin(rows), "train_flop"].to_numpy())
         lo, hi = measured.min(), measured.max()
         grid = xr.DataArray(np.linspace(lo - MARGIN, hi + MARGIN, points), dims="log10_flop")
-        log10_ceg = shift(post["shift_intercept"].sel(enhancement=e, drop=True), 0.0,
-                          post["shift_scale_slope"].sel(enhancement=e, drop=True), grid, x_ref)
+        log10_ceg = enhancement_log10_ceg(post, x_ref, grid).sel(enhancement=e, drop=True)
         q = 10 ** log10_ceg.quantile(band_quantiles(), dim=("chain", "draw")).to_numpy()
         colour = CATEGORY_COLOURS.get(str(cat.get(e, "")), "0.3")
         flop = 10 ** grid.to_numpy()

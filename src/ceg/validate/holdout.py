@@ -81,9 +81,9 @@ def held_out_mask(table: pd.DataFrame, cutoff_flop: float) -> np.ndarray:
 
 
 def _sigmoid(x: np.ndarray, slope: float, midpoint: float, floor: float) -> np.ndarray:
-    from scipy.special import expit
+    from ceg.curve import success_probability
 
-    return floor + (1 - floor) * expit(slope * (x - midpoint))
+    return success_probability(x, midpoint, slope, floor)
 
 
 def sigmoid_baseline(table: pd.DataFrame, held_out: np.ndarray) -> np.ndarray:
@@ -200,10 +200,12 @@ def with_new_family_effects(posterior: Any, unseen: list[str], seed: int) -> Any
     if sd.ndim > 2:  # a length-1 dim from the spec's prior shape
         sd = sd.squeeze([d for d in sd.dims if d not in ("chain", "draw")], drop=True)
     sd = sd.transpose("chain", "draw")
-    rng = np.random.default_rng(seed)
-    z = rng.standard_normal((effect.sizes["chain"], effect.sizes["draw"], len(unseen)))
-    new = effect.sel(family=seen).mean("family").to_numpy()[..., None] \
-        + sd.to_numpy()[..., None] * z
+    from ceg.engine import new_family_effects
+
+    shape = (effect.sizes["chain"], effect.sizes["draw"], len(unseen))
+    new = new_family_effects(effect.sel(family=seen).to_numpy().reshape(-1, len(seen)),
+                             sd.to_numpy().reshape(-1), np.random.default_rng(seed),
+                             len(unseen)).reshape(shape)
     updated = effect.copy()
     where = {"family": unseen}
     updated.loc[where] = new

@@ -1,4 +1,9 @@
-"""SBC records: the settings header and one JSON line per replication, in a folder.
+"""Run records: the settings header and one JSON line per task, in a folder.
+
+Written for SBC (one line per replication) and shared by every run of many
+fits that is recorded one fit at a time and resumed (the sensitivity sweep:
+one line per variant); a :class:`RecordsLayout` names the files, the format
+and the key of a record. The defaults are SBC's.
 
 The run's sampler settings (:class:`SbcSettings`) live here, beside the header
 that stores them, so that :mod:`ceg.validate.sbc` imports this module and not
@@ -37,6 +42,46 @@ RECORDS_FILE = "sbc_records.jsonl"
 Status = Literal["ok", "not_converged", "failed"]
 #: Header keys that must match for a run to append to existing records.
 IDENTITY_KEYS = ("format", "spec_digest", "design_digest", "n_observations", "seed", "settings")
+
+
+@dataclass(frozen=True)
+class RecordsLayout:
+    """How a kind of run keeps its records: file names, format, and each record's key.
+
+    Attributes
+    ----------
+    format
+        Version of the layout; a folder of another format is refused.
+    settings_file, records_file
+        The header (JSON) and the records (JSON lines) in the folder.
+    key
+        The record field that names its task (``"rep"``, ``"variant"``); a
+        task whose key is recorded is not run again.
+    identity_keys
+        Header keys that must match for a run to append to existing records.
+    run
+        What the run is called in messages (``"an SBC run"``).
+    start
+        The command that starts one, for messages.
+    resume_with
+        What must be the same to resume, for messages.
+    """
+
+    format: str
+    settings_file: str
+    records_file: str
+    key: str
+    identity_keys: tuple[str, ...]
+    run: str
+    start: str
+    resume_with: str
+
+
+#: SBC's layout (the default of every function here).
+SBC_LAYOUT = RecordsLayout(format=SBC_FORMAT, settings_file=SETTINGS_FILE,
+                           records_file=RECORDS_FILE, key="rep", identity_keys=IDENTITY_KEYS,
+                           run="an SBC run", start="ceg validate sbc --out FOLDER",
+                           resume_with="spec, design, seed and sampler settings")
 
 
 @dataclass(frozen=True)
@@ -177,7 +222,7 @@ def _read_lines(path: Path) -> tuple[list[dict[str, Any]], bool]:
     return records, torn
 
 
-def read_records(folder: Path | str) -> SbcRecords:
+def read_records(folder: Path | str, layout: RecordsLayout = SBC_LAYOUT) -> SbcRecords:
     """Read the records of a run.
 
     Parameters
@@ -185,6 +230,8 @@ def read_records(folder: Path | str) -> SbcRecords:
     folder
         The run's folder (``--out`` of ``ceg validate sbc``); its records may
         be gzipped (``sbc_records.jsonl.gz``) to archive a finished run.
+    layout
+        The kind of run (SBC's by default).
 
     Returns
     -------
@@ -197,23 +244,24 @@ def read_records(folder: Path | str) -> SbcRecords:
         If the folder holds no run or a damaged one.
     """
     folder = Path(folder)
-    head = folder / SETTINGS_FILE
+    head = folder / layout.settings_file
     if not head.exists():
-        raise SbcRecordsError(f"{folder}: no {SETTINGS_FILE} here, so no SBC run: check the "
-                              "folder, or start one with 'ceg validate sbc --out FOLDER'")
+        raise SbcRecordsError(f"{folder}: no {layout.settings_file} here, so no {layout.run}: "
+                              f"check the folder, or start one with '{layout.start}'")
     try:
         header = json.loads(head.read_text())
     except json.JSONDecodeError as exc:
         raise SbcRecordsError(f"{head}: not valid JSON ({exc}); the file was damaged") from None
-    if header.get("format") != SBC_FORMAT:
+    if header.get("format") != layout.format:
         raise SbcRecordsError(f"{head}: records of format {header.get('format')!r}, this "
-                              f"version of ceg reads {SBC_FORMAT!r}: rerun into a new folder")
-    records, _ = _read_lines(folder / RECORDS_FILE)
+                              f"version of ceg reads {layout.format!r}: rerun into a new folder")
+    records, _ = _read_lines(folder / layout.records_file)
     return SbcRecords(header=header, records=records)
 
 
-def open_folder(folder: Path, header: dict[str, Any]) -> set[int]:
-    """Create or check a records folder; return the replications already recorded.
+def open_folder(folder: Path, header: dict[str, Any],
+                layout: RecordsLayout = SBC_LAYOUT) -> set[Any]:
+    """Create or check a records folder; return the tasks already recorded.
 
     Parameters
     ----------
@@ -221,11 +269,13 @@ def open_folder(folder: Path, header: dict[str, Any]) -> set[int]:
         The records folder (created if missing).
     header
         The header of the run about to start (:func:`make_header`).
+    layout
+        The kind of run (SBC's by default).
 
     Returns
     -------
-    set of int
-        Replication numbers already recorded.
+    set
+        The keys (``layout.key``: replication numbers for SBC) already recorded.
 
     Raises
     ------
@@ -233,26 +283,49 @@ def open_folder(folder: Path, header: dict[str, Any]) -> set[int]:
         If the folder holds a run whose identity keys differ from ``header``'s.
     """
     folder.mkdir(parents=True, exist_ok=True)
-    head = folder / SETTINGS_FILE
+    head = folder / layout.settings_file
     if not head.exists():
         write_text_atomic(head, json.dumps(header, indent=1) + "\n")
         return set()
-    old = read_records(folder).header
-    differ = [k for k in IDENTITY_KEYS if old.get(k) != header.get(k)]
+    old = read_records(folder, layout).header
+    differ = [k for k in layout.identity_keys if old.get(k) != header.get(k)]
     if differ:
         detail = "; ".join(f"{k}: recorded {old.get(k)!r}, asked {header.get(k)!r}"
                            for k in differ)
         raise SbcRecordsError(
-            f"{head}: this folder holds an SBC run with other settings ({detail}). Resume it "
-            "with the same spec, design, seed and sampler settings, or write to another "
-            "folder (--out)")
-    path = folder / RECORDS_FILE
+            f"{head}: this folder holds {layout.run} with other settings ({detail}). Resume "
+            f"it with the same {layout.resume_with}, or write to another folder (--out)")
+    path = folder / layout.records_file
     records, torn = _read_lines(path)
     if torn:  # drop the half-written line so that appended records start on a new line
         write_text_atomic(path, "".join(json.dumps(r) + "\n" for r in records))
-    return {int(r["rep"]) for r in records}
+    return {r[layout.key] for r in records}
 
 
-__all__ = ["IDENTITY_KEYS", "RECORDS_FILE", "SBC_FORMAT", "SETTINGS_FILE", "SbcRecords",
-           "SbcRecordsError", "SbcSettings", "Status", "make_header", "names_digest", "open_folder",
-           "read_records"]
+def append_record(folder: Path, record: dict[str, Any], layout: RecordsLayout = SBC_LAYOUT
+                  ) -> None:
+    """Append one record as a JSON line, flushed to disk before returning.
+
+    An interruption mid-write leaves a torn last line, which :func:`open_folder`
+    drops (so that task runs again): a record is either whole or absent.
+
+    Parameters
+    ----------
+    folder
+        The records folder (:func:`open_folder` has checked it).
+    record
+        The task's record (JSON-serialisable).
+    layout
+        The kind of run (SBC's by default).
+    """
+    import os
+
+    with open(folder / layout.records_file, "a") as fh:
+        fh.write(json.dumps(record) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+__all__ = ["IDENTITY_KEYS", "RECORDS_FILE", "SBC_FORMAT", "SBC_LAYOUT", "SETTINGS_FILE",
+           "RecordsLayout", "SbcRecords", "SbcRecordsError", "SbcSettings", "Status",
+           "append_record", "make_header", "names_digest", "open_folder", "read_records"]

@@ -22,11 +22,10 @@ ran it or in which order.
 
 from __future__ import annotations
 
-import json
-import os
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -45,11 +44,13 @@ from ceg.validate.records import (
     SbcRecords,
     SbcRecordsError,
     SbcSettings,
+    append_record,
     make_header,
     names_digest,
     open_folder,
     read_records,
 )
+from ceg.validate.tasks import run_tasks
 
 
 def replication_seeds(seed: int, rep: int) -> tuple[int, int]:
@@ -307,38 +308,10 @@ def guarded(replicate: Replicate, rep: int, spec: ModelSpec, design: Design,
 def _results(executor: Any, todo: list[int], replicate: Replicate, spec: ModelSpec,
              design: Design, settings: SbcSettings, seed: int,
              cores: int | None) -> Iterator[dict[str, Any]]:
-    """Yield one record per replication of ``todo`` as each finishes."""
-    if executor is None:
-        for rep in todo:
-            yield guarded(replicate, rep, spec, design, settings, seed, cores)
-        return
-    try:
-        from distributed import Client
-        from distributed import as_completed as dask_completed
-    except ImportError:  # pragma: no cover - distributed is a dependency
-        Client = None  # noqa: N806
-    if Client is not None and isinstance(executor, Client):
-        spec_f, design_f = executor.scatter([spec, design], broadcast=True)
-        futures = {executor.submit(guarded, replicate, rep, spec_f, design_f, settings, seed,
-                                   cores, pure=False): rep
-                   for rep in todo}
-        completed: Iterable[Any] = dask_completed(list(futures))
-    else:
-        from concurrent.futures import as_completed
-
-        futures = {executor.submit(guarded, replicate, rep, spec, design, settings, seed,
-                                   cores): rep for rep in todo}
-        completed = as_completed(list(futures))
-    try:
-        for fut in completed:
-            rep = futures[fut]
-            try:
-                yield fut.result()
-            except Exception as exc:  # the worker died, or the task could not run
-                yield failed_record(rep, seed, exc)
-    finally:
-        for fut in futures:
-            fut.cancel()
+    """Yield one record per replication of ``todo`` as each finishes (see :func:`run_tasks`)."""
+    return run_tasks(executor, todo, partial(guarded, replicate), shared=(spec, design),
+                     extra=(settings, seed, cores),
+                     failed=lambda rep, exc: failed_record(rep, seed, exc))
 
 
 def sbc(spec: ModelSpec | str = "default", design: Design | None = None, reps: int = 200,
@@ -412,10 +385,7 @@ def sbc(spec: ModelSpec | str = "default", design: Design | None = None, reps: i
             record = failed_record(record["rep"], seed, "the replication ranked other "
                                    "quantities than the run's header lists")
         if folder is not None:
-            with open(folder / RECORDS_FILE, "a") as fh:
-                fh.write(json.dumps(record) + "\n")
-                fh.flush()
-                os.fsync(fh.fileno())
+            append_record(folder, record)
         new.append(record)
         if on_record is not None:
             on_record(record)

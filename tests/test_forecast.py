@@ -130,3 +130,28 @@ def test_the_command_prints_the_librarys_table(prior_fit, tmp_path, capsys):
     code = run_guarded(app, ["forecast", str(path), "--family", fam, "--benchmark", "GSM8K",
                              "--flop", "1e23", "--flop-grid", "1e22:1e24:3"])
     assert code == 2 and "not both" in capsys.readouterr().err
+
+
+def test_ceg_tables_at_another_compute(prior_fit):
+    from ceg.forecast import at_compute
+
+    same = at_compute(prior_fit, prior_fit.spec.structure.x_ref_flop)
+    for by in ("enhancement", "benchmark", "category"):
+        np.testing.assert_allclose(same.summary(by)["median_ceg"],
+                                   prior_fit.summary(by)["median_ceg"], rtol=1e-12)
+    # at 1e25 a forecast of a known enhancement on a benchmark gives the --at-flop table's CEG
+    at = at_compute(prior_fit, 1e25)
+    row = at.summary("benchmark").iloc[0]
+    fam = prior_fit.design.table.query("benchmark == @row.benchmark")["family"].iloc[0]
+    fc = forecast(prior_fit, dict(family=fam, benchmark=row["benchmark"],
+                                  condition=row["enhancement"], flop=1e25))
+    t = fc.table((0.05, 0.5, 0.95)).set_index("quantity")
+    np.testing.assert_allclose(t.loc["ceg", ["q5", "q50", "q95"]].to_numpy(float),
+                               row[["ceg_low", "median_ceg", "ceg_high"]].to_numpy(float),
+                               rtol=1e-9)
+    # and the CEG moved with its scale slope (prior slopes are not all 0)
+    assert not np.allclose(at.summary("benchmark")["median_ceg"],
+                           prior_fit.summary("benchmark")["median_ceg"])
+    assert (at.summary("enhancement")["extrapolated_share"] >= 0).all()
+    with pytest.raises(CegError, match="positive number of FLOP"):
+        at_compute(prior_fit, -1)

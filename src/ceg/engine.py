@@ -700,15 +700,91 @@ def enhancement_log10_ceg(posterior: xr.Dataset, x_ref: float,
         a = a.isel(enhancement=pick).drop_vars("enhancement") + posterior["shift_deviation"]
     if at_log10_flop is None:
         return a.rename("log10_ceg")
-    if isinstance(at_log10_flop, xr.DataArray):
-        x = at_log10_flop
-    elif np.ndim(at_log10_flop):
-        x = xr.DataArray(np.asarray(at_log10_flop, float), dims="log10_flop",
-                         coords={"log10_flop": np.asarray(at_log10_flop, float)})
-    else:
-        x = float(at_log10_flop)
+    x = _at(at_log10_flop)
     g = posterior["shift_scale_slope"] if "shift_scale_slope" in posterior else 0.0 * \
         posterior["shift_intercept"]
     if design is not None:
         g = g.isel(enhancement=pick).drop_vars("enhancement")
     return shift(a, 0.0, g, x, x_ref).rename("log10_ceg")
+
+
+def _at(at_log10_flop: float | np.ndarray | xr.DataArray) -> float | xr.DataArray:
+    if isinstance(at_log10_flop, xr.DataArray):
+        return at_log10_flop
+    if np.ndim(at_log10_flop):
+        x = np.asarray(at_log10_flop, float)
+        return xr.DataArray(x, dims="log10_flop", coords={"log10_flop": x})
+    return float(at_log10_flop)
+
+
+def category_log10_ceg(posterior: xr.Dataset, x_ref: float,
+                       at_log10_flop: float | np.ndarray | xr.DataArray | None = None
+                       ) -> xr.DataArray:
+    r"""Return each category's pooled mean log10 CEG at a compute.
+
+    That is :math:`\mu_k + \gamma_0 (x - x_{ref})`, where :math:`\gamma_0`
+    (``slope_mean``) is the mean scale slope of all enhancements; 0 where the
+    model has no scale slopes.
+
+    Parameters
+    ----------
+    posterior
+        Posterior with ``category_mean`` (and ``slope_mean``).
+    x_ref
+        The spec's reference compute.
+    at_log10_flop
+        As in :func:`enhancement_log10_ceg`.
+
+    Returns
+    -------
+    xarray.DataArray
+        Dims (chain, draw, category[, log10_flop]).
+    """
+    mu = posterior["category_mean"]
+    if at_log10_flop is None or "slope_mean" not in posterior \
+            or "shift_scale_slope" not in posterior:
+        return mu.rename("log10_ceg")
+    g0 = posterior["slope_mean"]
+    g0 = g0.squeeze([d for d in g0.dims if d not in ("chain", "draw")], drop=True)
+    return shift(mu, 0.0, g0, _at(at_log10_flop), x_ref).rename("log10_ceg")
+
+
+def new_enhancement_log10_ceg(at_x_ref: xr.DataArray, posterior: xr.Dataset, x_ref: float,
+                              at_log10_flop: float | np.ndarray | xr.DataArray | None,
+                              seed: int) -> xr.DataArray:
+    r"""Return the predictive log10 CEG of a new enhancement at a compute.
+
+    :math:`a + \gamma (x - x_{ref})` with :math:`a` the predictive at
+    ``x_ref`` (``at_x_ref``, :func:`ceg.derived.log10_ceg_new_enhancement`)
+    and :math:`\gamma \sim N(\gamma_0, \sigma_\gamma)` drawn per draw and
+    category (0 where the model has no scale slopes).
+
+    Parameters
+    ----------
+    at_x_ref
+        Draws of the new enhancement's log10 CEG at ``x_ref``.
+    posterior
+        Posterior with ``slope_mean`` and ``slope_sd`` (if scale-dependent).
+    x_ref
+        The spec's reference compute.
+    at_log10_flop
+        As in :func:`enhancement_log10_ceg`; ``None`` returns ``at_x_ref``.
+    seed
+        Seed of the scale-slope draws (a stream apart from ``at_x_ref``'s).
+
+    Returns
+    -------
+    xarray.DataArray
+        Named ``log10_ceg``.
+    """
+    if at_log10_flop is None or "slope_mean" not in posterior \
+            or "shift_scale_slope" not in posterior:
+        return at_x_ref.rename("log10_ceg")
+    n = at_x_ref.sizes["chain"] * at_x_ref.sizes["draw"]
+    g0, sd = _scalar(posterior, "slope_mean"), _population_sd(posterior, "slope_sd", n)
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 2]))
+    z = rng.standard_normal(at_x_ref.shape)
+    shape = (at_x_ref.sizes["chain"], at_x_ref.sizes["draw"]) + (1,) * (at_x_ref.ndim - 2)
+    gamma = xr.DataArray(g0.reshape(shape) + sd.reshape(shape) * z, dims=at_x_ref.dims,
+                         coords=at_x_ref.coords)
+    return shift(at_x_ref, 0.0, gamma, _at(at_log10_flop), x_ref).rename("log10_ceg")

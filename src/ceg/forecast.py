@@ -414,8 +414,126 @@ def read_scenarios(path: Path | str) -> pd.DataFrame:
     return frame
 
 
-__all__ = ["DEFAULT_LEVELS", "QUANTITIES", "SCENARIO_COLUMNS", "Forecast", "draw_counts",
-           "forecast", "quantile_column", "read_scenarios", "scenario_rows"]
+@dataclass(frozen=True)
+class AtCompute:
+    """A fit's CEG quantities at another compute: what summaries and exports read.
+
+    Has the attributes :func:`ceg.summary.summarise`, :func:`ceg.summary.headline`
+    and :func:`ceg.export.ceg_draws` read (``table``, ``registries``,
+    ``design``, ``posterior``, ``seed``, ``spec``, ``quantities``), so every
+    CEG table can be read at ``log10_flop`` instead of the spec's ``x_ref``.
+    Its ``spec`` is the fit's with ``x_ref_flop`` moved there, so the tables
+    say "at" that compute and measure extrapolation from it; it is a view for
+    summaries, not a spec to fit with. The per-observation CEGs stay at each
+    row's own compute. Make one with :func:`at_compute`.
+
+    The compute is the one the scale slope multiplies: pre-training FLOP
+    where ``structure.scale_compute`` is ``raw`` (the default), effective
+    compute where it is ``effective``.
+    """
+
+    fit: Fit
+    log10_flop: float
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """The fitted table."""
+        return self.fit.table
+
+    @property
+    def registries(self) -> Any:
+        """The fit's registries."""
+        return self.fit.registries
+
+    @property
+    def design(self) -> Any:
+        """The fit's design."""
+        return self.fit.design
+
+    @property
+    def posterior(self) -> xr.Dataset:
+        """The fit's posterior."""
+        return self.fit.posterior
+
+    @property
+    def idata(self) -> Any:
+        """The fit's InferenceData."""
+        return self.fit.idata
+
+    @property
+    def seed(self) -> int:
+        """The fit's seed."""
+        return self.fit.seed
+
+    @property
+    def spec(self) -> Any:
+        """The fit's spec with ``x_ref_flop`` at this compute (for labels and extrapolation)."""
+        from dataclasses import replace
+
+        s = self.fit.spec
+        return replace(s, structure=replace(s.structure, x_ref_flop=10.0 ** self.log10_flop))
+
+    @property
+    def quantities(self) -> xr.Dataset:
+        """The fit's quantities with every CEG at x_ref moved to this compute (the engine's)."""
+        q = self.fit.quantities
+        post, x_ref, x = self.fit.posterior, self.fit.spec.x_ref, self.log10_flop
+        eb = engine.enhancement_log10_ceg(post, x_ref, x, self.fit.design)
+        new = q["log10_ceg_new_enhancement"].rename(new_category="category")
+        return q.assign(
+            log10_ceg_enhancement=engine.enhancement_log10_ceg(post, x_ref, x),
+            log10_ceg_enhancement_benchmark=eb.assign_coords(
+                {c: q["log10_ceg_enhancement_benchmark"][c]
+                 for c in ("pair_enhancement", "pair_benchmark")}),
+            log10_ceg_category=engine.category_log10_ceg(post, x_ref, x),
+            log10_ceg_new_enhancement=engine.new_enhancement_log10_ceg(
+                new, post, x_ref, x, self.fit.seed).rename(category="new_category"))
+
+    def summary(self, by: str = "enhancement") -> pd.DataFrame:
+        """Return the CEG summary at this compute (see :func:`ceg.summary.summarise`)."""
+        from ceg.summary import summarise
+
+        return summarise(self, by)  # type: ignore[arg-type]
+
+    def headline(self) -> pd.DataFrame:
+        """Return the headline at this compute (see :func:`ceg.summary.headline`)."""
+        from ceg.summary import headline
+
+        return headline(self)  # type: ignore[arg-type]
+
+
+def at_compute(fit: Fit, flop: float) -> AtCompute:
+    """Return a view of ``fit`` whose CEG tables hold at ``flop`` instead of ``x_ref``.
+
+    Parameters
+    ----------
+    fit
+        A fit.
+    flop
+        Compute in FLOP (e.g. ``1e25``): pre-training compute, or effective
+        compute where the spec's scale slope multiplies it (see :class:`AtCompute`).
+
+    Returns
+    -------
+    AtCompute
+
+    Raises
+    ------
+    CegError
+        If ``flop`` is not a positive finite number.
+    """
+    try:
+        value = float(flop)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not (np.isfinite(value) and value > 0):
+        raise CegError(f"the compute {flop!r} must be a positive number of FLOP, e.g. 1e25")
+    return AtCompute(fit=fit, log10_flop=float(np.log10(value)))
+
+
+__all__ = ["DEFAULT_LEVELS", "QUANTITIES", "SCENARIO_COLUMNS", "AtCompute", "Forecast",
+           "at_compute", "draw_counts", "forecast", "quantile_column", "read_scenarios",
+           "scenario_rows"]
 
 
 class _CallableModule(types.ModuleType):

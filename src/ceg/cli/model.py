@@ -326,6 +326,16 @@ def _check_flag_value(data: Path | None) -> None:
                        f"value; write '--strict' alone (leave out '{data}')")
 
 
+def _check_at_flop(at_flop: float | None) -> None:
+    """Refuse a compute that is not a positive number of FLOP, before loading anything."""
+    import math
+
+    from ceg.errors import CegError
+
+    if at_flop is not None and not (math.isfinite(at_flop) and at_flop > 0):
+        raise CegError(f"--at-flop {at_flop:g}: give a positive number of FLOP, e.g. 1e25")
+
+
 def summary_cmd(
     fit: FitArg,
     by: Annotated[By, typer.Option(  # type: ignore[valid-type]
@@ -333,11 +343,19 @@ def summary_cmd(
     fmt: Annotated[Format, typer.Option(  # type: ignore[valid-type]
         "--format", help="table (readable), csv or json (records, index included).",
         case_sensitive=False)] = Format.table,
+    at_flop: Annotated[float | None, typer.Option(
+        "--at-flop", help="Read every CEG at this compute (FLOP, e.g. 1e25) instead of the "
+                          "spec's x_ref (per-row CEGs stay at their own compute).")] = None,
 ) -> None:
     """Print the CEG summary of a saved fit: median, 90% interval, P(CEG > 1, 5, 20)."""
     from ceg.fit import load_fit
 
+    _check_at_flop(at_flop)
     result = load_fit(fit)
+    if at_flop is not None:
+        from ceg.forecast import at_compute
+
+        result = at_compute(result, at_flop)  # type: ignore[assignment]
     frame = result.summary(by.value)
     # A named index (enhancement, category, observation) is data; a RangeIndex is not.
     keep_index = frame.index.name is not None
@@ -385,9 +403,14 @@ def export_cmd(
                          "(default 0.05,0.1,0.25,0.5,0.75,0.9,0.95).")] = None,
     draws: Annotated[Path | None, typer.Option(
         "--draws", help="Same as --format draws --out FILE.", dir_okay=False)] = None,
+    at_flop: Annotated[float | None, typer.Option(
+        "--at-flop", help="Read every CEG at this compute (FLOP, e.g. 1e25) instead of the "
+                          "spec's x_ref (per-row CEGs stay at their own compute).")] = None,
 ) -> None:
-    """Write the CEG posteriors in a form a risk model takes (at the spec's x_ref)."""
+    """Write the CEG posteriors in a form a risk model takes (at the spec's x_ref or --at-flop)."""
     from ceg.errors import CegError
+
+    _check_at_flop(at_flop)
 
     chosen = form.value
     if draws is not None:
@@ -402,6 +425,10 @@ def export_cmd(
     if out is not None:
         export.check_destination(chosen, out)
     result = load_fit(fit)
+    if at_flop is not None:
+        from ceg.forecast import at_compute
+
+        result = at_compute(result, at_flop)  # type: ignore[assignment]
     kwargs = {"levels": wanted} if wanted is not None else {}
     if out is None:
         made = export.export(result, chosen, title=str(fit), **kwargs)

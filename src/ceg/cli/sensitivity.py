@@ -5,6 +5,10 @@
   new-enhancement predictive and the headline to the hyperpriors and to the
   likelihood, from the saved fit alone (no refit); see
   :mod:`ceg.sensitivity.power_scaling`.
+- ``ceg sensitivity sweep``: refit every variant of a grid (priors, structure,
+  data, reference compute) on Dask, one record per variant, resumable; then
+  the report (:mod:`ceg.sensitivity.refits`, :mod:`ceg.sensitivity.sweep_report`).
+- ``ceg sensitivity report DIR``: the sweep's report from its records.
 
 Heavy imports happen inside the commands.
 """
@@ -44,8 +48,9 @@ class _DefaultCommandGroup(TyperGroup):
 
 app = typer.Typer(
     cls=_DefaultCommandGroup, no_args_is_help=True,
-    help="Sensitivity of the CEGs and the headline to the priors and the likelihood. "
-         "'ceg sensitivity FIT' runs 'power-scaling' on a saved fit.")
+    help="Sensitivity of the CEGs and the headline to the priors, the likelihood, the "
+         "model's structure and the data. 'ceg sensitivity FIT' runs 'power-scaling' on a "
+         "saved fit; 'sweep' refits a grid of variants; 'report' reports a sweep.")
 
 FitArg = Annotated[Path, typer.Argument(help="A fit saved by 'ceg fit' (NetCDF).",
                                         dir_okay=False)]
@@ -151,6 +156,138 @@ def power_scaling_cmd(
         _print_table(result, fit)
     else:
         typer.echo(render(result, kind), nl=False)
+
+
+def _sweep_command(**options: object) -> str:
+    """Return the command line of a sweep, rebuilt from its effective options (for reports)."""
+    import shlex
+
+    out = ["ceg", "sensitivity", "sweep"]
+    for key, value in options.items():
+        flag = "--" + key.replace("_", "-")
+        if value is True:
+            out.append(flag)
+        elif isinstance(value, list):
+            for v in value:
+                out += [flag, str(v)]
+        elif value not in (None, False):
+            out += [flag, str(value)]
+    return shlex.join(out)
+
+
+def _variant_line(record: dict) -> str:
+    """Return one line about a finished variant (progress output)."""
+    status = record["status"]
+    took = f" in {record['seconds']:.0f} s" if record.get("seconds") is not None else ""
+    if status == "failed":
+        return f"{record['variant']}: failed{took}: {record.get('error')}"
+    head = record["posterior"]["headline"]
+    detail = "" if status == "ok" else f" ({'; '.join(record['problems'])})"
+    return (f"{record['variant']}: {status}{took}; P(most > 5x) {head['p_most_5']:.3f}, "
+            f"P(some > 20x) {head['p_some_20']:.3f}, share > 5x {head['share_5']:.3f}{detail}")
+
+
+@app.command("sweep")
+def sweep_cmd(
+    grid: Annotated[Path | None, typer.Option(
+        "--grid", help="Grid of variants (TOML; default: models/sensitivity/grid.toml).",
+        dir_okay=False)] = None,
+    data: Annotated[Path | None, typer.Option(
+        "--data", help="Base table (default: the bundled dataset).", dir_okay=False)] = None,
+    only: Annotated[list[str] | None, typer.Option(
+        "--only", help="Fit only this variant (repeat for more).")] = None,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", min=1, help="Worker processes of a local Dask cluster (default: one per "
+                                 "core).")] = None,
+    scheduler: Annotated[str | None, typer.Option(
+        "--scheduler", help="Address of a running Dask scheduler, e.g. tcp://host:8786.")
+    ] = None,
+    serial: Annotated[bool, typer.Option(
+        "--serial", help="Fit in this process, one variant after another (no Dask).")] = False,
+    out: Annotated[Path, typer.Option(
+        "--out", help="Records folder (and report); rerun with the same folder to resume.",
+        file_okay=False)] = Path("out/sensitivity"),
+    draws: Annotated[int, typer.Option("--draws", min=1, help="Draws per chain.")] = 1000,
+    tune: Annotated[int, typer.Option("--tune", min=1, help="Tuning steps per chain.")] = 500,
+    chains: Annotated[int, typer.Option("--chains", min=1, help="Chains.")] = 4,
+    prior_draws: Annotated[int, typer.Option(
+        "--prior-draws", min=1, help="Draws of each variant's prior (prior-only headline).")
+    ] = 2000,
+    seed: Annotated[int, typer.Option("--seed", help="Sampler seed of every fit.")] = 20231212,
+) -> None:
+    """Refit every variant of a grid (priors, structure, data, x_ref) and write the report."""
+    import json
+    import warnings
+    from contextlib import nullcontext
+
+    from ceg.cli._common import Tracker
+    from ceg.errors import CegError, CegWarning
+    from ceg.registry import load_registries
+    from ceg.sensitivity.grid import load_grid
+    from ceg.sensitivity.refits import SWEEP_LAYOUT, SweepSettings, run_sweep
+    from ceg.sensitivity.sweep_report import write_sweep_report
+    from ceg.validate.cluster import dask_client
+
+    if serial and (workers is not None or scheduler is not None):
+        raise CegError("--serial runs without Dask: leave out --workers and --scheduler")
+    the_grid = load_grid(grid).select(only)
+    reg = load_registries()
+    if data is None:
+        from ceg.dataset import load_dataset
+
+        table, name = load_dataset(reg), "the bundled dataset"
+    else:
+        from ceg.table import read_table
+
+        table, name = read_table(data, reg), str(data)
+    settings = SweepSettings(draws=draws, tune=tune, chains=chains, prior_draws=prior_draws)
+    recorded = set()
+    path = out / SWEEP_LAYOUT.records_file
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                recorded.add(json.loads(line)["variant"])
+            except (json.JSONDecodeError, KeyError):
+                continue
+    todo = [n for n in the_grid.variants if n not in recorded]
+    where = ("this process" if serial else f"the Dask cluster at {scheduler}" if scheduler
+             else f"a local Dask cluster of {workers or 'one worker per core'}")
+    console.print(f"Sensitivity sweep: {len(todo)} of {len(the_grid.variants)} variants to fit "
+                  f"({the_grid.source}) on {name} ({len(table)} rows), {chains} chains x "
+                  f"{draws} draws after {tune} tuning steps, on {where}; records in {out}",
+                  highlight=False)
+    context = nullcontext(None) if serial else dask_client(workers=workers, scheduler=scheduler)
+    tracker = Tracker(len(todo), "variant")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CegWarning)
+        with context as client, tracker:
+            run_sweep(the_grid, out=out, executor=client, settings=settings, seed=seed,
+                      table=table, registries=reg,
+                      on_record=lambda record: tracker.step(_variant_line(record)),
+                      command=_sweep_command(grid=grid, data=data, only=only, workers=workers,
+                                             scheduler=scheduler, serial=serial, out=out,
+                                             draws=draws, tune=tune, chains=chains,
+                                             prior_draws=prior_draws, seed=seed))
+    _, md = write_sweep_report(out)
+    err_console.print(f"Wrote the report to {md}", highlight=False)
+
+
+@app.command("report")
+def report_cmd(
+    run: Annotated[Path, typer.Argument(help="Records folder of 'ceg sensitivity sweep'.",
+                                        file_okay=False)],
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Report folder (default: the records folder).", file_okay=False)] = None,
+) -> None:
+    """Write a sweep's report (report.md, table.csv, tornado plots) from its records."""
+    from ceg.sensitivity.sweep_report import HEADLINE, write_sweep_report
+
+    report, md = write_sweep_report(run, out)
+    cols = [c for c in ["status", *HEADLINE.values()] if c in report.table.columns]
+    typer.echo(report.table[cols].to_string(float_format=lambda v: f"{v:.3f}"))
+    for note in report.notes:
+        err_console.print(f"note: {note}", highlight=False)
+    err_console.print(f"Wrote the report to {md}", highlight=False)
 
 
 def register(root: typer.Typer) -> None:

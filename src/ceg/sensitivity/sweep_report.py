@@ -1,0 +1,455 @@
+"""The report of a sensitivity sweep: one table, tornado plots, a variance decomposition, stacking.
+
+Read from a sweep's records (:func:`ceg.sensitivity.refits.run_sweep`), no
+refitting:
+
+- **table**: one row per variant: its verdict, each enhancement's and
+  category's median CEG at 1e23 FLOP with its 90% interval, P(most > 5x),
+  P(some > 20x), the mean share above 5x, and the same headline from the
+  variant's prior alone (what the data added).
+- **tornado** per headline quantity: how far each variant moves it from the
+  reference variant (``default``, else the first recorded).
+- **decomposition** of each quantity's total variance over the variants
+  (equal weights) by the law of total variance: within-variant (parameter
+  uncertainty, the mean of the variants' posterior variances) plus
+  between-variant (choice uncertainty, the variance of their posterior
+  means). For P(most) and P(some) the quantity is the 0/1 event, whose
+  variance in a variant is p(1 - p).
+- **stacking** weights (``arviz.compare``, method stacking) of the variants
+  fitted to the same rows as the reference (no data filter), from the
+  pointwise PSIS-LOO the records keep, and the headline probabilities
+  averaged with those weights (a mixture's probability is the weighted
+  mean). Model-averaged CEG quantiles need the draws, which the records do
+  not keep: not computed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from ceg.sensitivity.grid import FILTER_KEYS
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from ceg.validate.records import SbcRecords
+
+#: The headline quantities: record key -> label.
+HEADLINE: dict[str, str] = {
+    "p_most_5": "P(most > 5x)",
+    "p_some_20": "P(some > 20x)",
+    "share_5": "share > 5x",
+}
+REFERENCE = "default"
+
+
+@dataclass
+class SweepReport:
+    """A sweep's report.
+
+    Attributes
+    ----------
+    table
+        One row per recorded variant (index ``variant``); CEG columns are
+        multipliers (``10 ** log10 CEG``) at 1e23 FLOP.
+    decomposition
+        One row per quantity: total, within-variant and between-variant
+        variance, and the between share.
+    stacking
+        Stacking weights and LOO of the variants fitted to the reference's
+        rows (empty when fewer than two have LOO).
+    averaged
+        Headline probabilities averaged with the stacking weights.
+    reference
+        The variant the tornado plots measure from.
+    notes
+        What the report leaves out and why.
+    figures
+        Named matplotlib figures (``tornado_<quantity>``).
+    """
+
+    table: pd.DataFrame
+    decomposition: pd.DataFrame
+    stacking: pd.DataFrame
+    averaged: dict[str, float]
+    reference: str | None
+    notes: list[str] = field(default_factory=list)
+    figures: dict[str, Figure] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        cols = ["status", *HEADLINE.values()]
+        return "\n".join([self.table[cols].to_string(float_format=lambda v: f"{v:.3g}"),
+                          *self.notes])
+
+
+def _summarised(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in records if r.get("status") != "failed" and "posterior" in r]
+
+
+def sweep_table(records: list[dict[str, Any]], descriptions: dict[str, str] | None = None
+                ) -> pd.DataFrame:
+    """Return one row per variant: verdict, CEGs with 90% intervals, headline, prior headline.
+
+    Parameters
+    ----------
+    records
+        The sweep's records (failed ones give a row with their error).
+    descriptions
+        Variant descriptions (from the header), for the ``description`` column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``variant``; columns ``description``, ``status``, ``problems``,
+        ``n_observations``, ``n_enhancements``, per enhancement and category
+        ``<label>``, ``<label> low``, ``<label> high`` (median and 90% interval of the
+        CEG multiplier; categories prefixed ``category:``), the headline columns of
+        :data:`HEADLINE` and the same with ``prior `` in front.
+    """
+    descriptions = descriptions or {}
+    rows = []
+    for r in sorted(records, key=lambda r: r["variant"]):
+        row: dict[str, Any] = {"variant": r["variant"],
+                               "description": descriptions.get(r["variant"], ""),
+                               "status": r["status"],
+                               "problems": "; ".join(r.get("problems") or [])
+                               or (r.get("error") or ""),
+                               "n_observations": r.get("n_observations"),
+                               "n_enhancements": r.get("n_enhancements")}
+        post = r.get("posterior")
+        if post is not None:
+            for kind, prefix in (("enhancement", ""), ("category", "category:")):
+                for label, s in post[kind].items():
+                    row[f"{prefix}{label}"] = 10 ** s["q50"]
+                    row[f"{prefix}{label} low"] = 10 ** s["q05"]
+                    row[f"{prefix}{label} high"] = 10 ** s["q95"]
+            for key, label in HEADLINE.items():
+                row[label] = post["headline"][key]
+                row[f"prior {label}"] = r["prior"][key]
+        rows.append(row)
+    table = pd.DataFrame(rows).set_index("variant") if rows else pd.DataFrame()
+    # keep a stable column order: fixed columns, CEGs, categories, headline
+    fixed = ["description", "status", "problems", "n_observations", "n_enhancements"]
+    head = [c for label in HEADLINE.values() for c in (label, f"prior {label}")]
+    cegs = [c for c in table.columns if c not in fixed and c not in head]
+    enh = sorted({c.removesuffix(" low").removesuffix(" high") for c in cegs
+                  if not c.startswith("category:")})
+    cat = sorted({c.removesuffix(" low").removesuffix(" high") for c in cegs
+                  if c.startswith("category:")})
+    order = fixed + [f"{b}{s}" for b in enh + cat for s in ("", " low", " high")] + head
+    return table.reindex(columns=[c for c in order if c in table.columns or c in fixed])
+
+
+def _moments(records: list[dict[str, Any]]) -> dict[str, list[tuple[float, float]]]:
+    """Return, per quantity, each variant's (posterior mean, posterior variance)."""
+    out: dict[str, list[tuple[float, float]]] = {}
+    for r in _summarised(records):
+        h = r["posterior"]["headline"]
+        out.setdefault("share > 5x", []).append((h["share_5"], h["share_5_var"]))
+        for key in ("p_most_5", "p_some_20"):
+            p = h[key]
+            out.setdefault(f"{HEADLINE[key]} (0/1 event)", []).append((p, p * (1 - p)))
+        for kind, prefix in (("enhancement", "log10 CEG "), ("category", "log10 CEG category:")):
+            for label, s in r["posterior"][kind].items():
+                out.setdefault(f"{prefix}{label}", []).append((s["mean"], s["var"]))
+    return out
+
+
+def decomposition(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """Return each quantity's total variance over the variants, split within and between.
+
+    Parameters
+    ----------
+    records
+        The sweep's records (failed ones are left out).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``quantity``; columns ``n_variants``, ``within`` (mean of the
+        variants' posterior variances: parameter uncertainty), ``between``
+        (variance of their posterior means, ``ddof=0``: choice uncertainty),
+        ``total`` (their sum: the variance of the equal-weight mixture of the
+        variants' posteriors) and ``between_share``.
+    """
+    rows = []
+    for name, pairs in _moments(records).items():
+        means = np.array([m for m, _ in pairs])
+        within = float(np.mean([v for _, v in pairs]))
+        between = float(means.var())
+        total = within + between
+        rows.append({"quantity": name, "n_variants": len(pairs), "within": within,
+                     "between": between, "total": total,
+                     "between_share": between / total if total > 0 else math.nan})
+    return pd.DataFrame(rows).set_index("quantity") if rows else pd.DataFrame()
+
+
+def _elpd(loo: dict[str, Any]) -> Any:
+    """Rebuild ArviZ's ELPDData from a record's stored pointwise LOO."""
+    import xarray as xr
+    from arviz.stats.stats import ELPDData
+
+    return ELPDData(data=[loo["elpd_loo"], loo["se"], loo["p_loo"], loo["n_samples"],
+                          loo["n_data_points"], loo["max_k"] > 0.7,
+                          xr.DataArray(np.asarray(loo["loo_i"]), dims="observation"),
+                          xr.DataArray(np.asarray(loo["pareto_k"]), dims="observation"),
+                          "log", 0.7],
+                    index=["elpd_loo", "se", "p_loo", "n_samples", "n_data_points", "warning",
+                           "loo_i", "pareto_k", "scale", "good_k"])
+
+
+def stacking(records: list[dict[str, Any]], overrides: dict[str, dict[str, Any]],
+             reference: str | None) -> tuple[pd.DataFrame, dict[str, float], list[str]]:
+    """Return stacking weights of the variants fitted to all the reference's rows.
+
+    Parameters
+    ----------
+    records
+        The sweep's records.
+    overrides
+        Each variant's grid entry (a data filter excludes it: other rows).
+    reference
+        The reference variant (its observation count is the one compared).
+
+    Returns
+    -------
+    weights : pandas.DataFrame
+        ``arviz.compare`` (method stacking) of those variants: rank, elpd_loo,
+        se, weight, plus ``max_k`` and ``n_k_above_0_7``; empty if fewer than two.
+    averaged : dict
+        Per headline probability, its stacking-weighted mean.
+    notes : list of str
+        Why variants were left out.
+    """
+    import arviz as az
+
+    notes = []
+    ok = [r for r in _summarised(records) if "loo" in r]
+    by_name = {r["variant"]: r for r in ok}
+    n_ref = by_name[reference]["loo"]["n_data_points"] if reference in by_name else None
+    use = {}
+    for name, r in by_name.items():
+        if any(k in overrides.get(name, {}) for k in FILTER_KEYS):
+            continue
+        if n_ref is not None and r["loo"]["n_data_points"] != n_ref:
+            continue
+        use[name] = r
+    left = sorted(set(by_name) - set(use))
+    if left:
+        notes.append(f"Stacking leaves out {left}: fitted to other rows than the reference, "
+                     "so their LOO is not on the same observations.")
+    if len(use) < 2:
+        notes.append("Stacking needs at least two variants with LOO on the same rows: none "
+                     "computed.")
+        return pd.DataFrame(), {}, notes
+    cmp = az.compare({n: _elpd(r["loo"]) for n, r in use.items()}, method="stacking")
+    cmp["max_k"] = [use[n]["loo"]["max_k"] for n in cmp.index]
+    cmp["n_k_above_0_7"] = [use[n]["loo"]["n_k_above_0_7"] for n in cmp.index]
+    bad = [n for n in cmp.index if use[n]["loo"]["max_k"] > 0.7]
+    if bad:
+        notes.append(f"PSIS-LOO has Pareto k > 0.7 in {bad}: their elpd (and so the weights) "
+                     "are unreliable there; grouped LOO or refits of those rows (issue #13) "
+                     "are not done.")
+    weights = cmp["weight"]
+    averaged = {label: float(sum(weights[n] * use[n]["posterior"]["headline"][key]
+                                 for n in cmp.index))
+                for key, label in HEADLINE.items()}
+    return cmp[["rank", "elpd_loo", "se", "weight", "max_k", "n_k_above_0_7"]], averaged, notes
+
+
+def tornado_figure(table: pd.DataFrame, column: str, reference: str) -> Figure:
+    """Return a tornado plot: each variant's change of ``column`` from the reference's.
+
+    Parameters
+    ----------
+    table
+        From :func:`sweep_table`.
+    column
+        The quantity (a headline column).
+    reference
+        The variant the changes are measured from.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Horizontal bars, largest change on top; variants that did not
+        converge hatched.
+    """
+    from matplotlib.figure import Figure
+
+    base = float(table.loc[reference, column])
+    rows = table[table.index != reference].dropna(subset=[column])
+    delta = (rows[column] - base).sort_values(key=np.abs)
+    fig = Figure(figsize=(6.5, 0.28 * max(len(delta), 4) + 1.2), layout="constrained")
+    ax = fig.subplots()
+    y = np.arange(len(delta))
+    colours = ["tab:red" if d < 0 else "tab:blue" for d in delta]
+    hatch = ["//" if table.loc[n, "status"] != "ok" else "" for n in delta.index]
+    for yi, d, c, h in zip(y, delta.to_numpy(), colours, hatch, strict=True):
+        ax.barh(yi, d, color=c, hatch=h, edgecolor="0.3", linewidth=0.4)
+    ax.set_yticks(y, list(delta.index), fontsize=7)
+    ax.axvline(0, color="0.2", lw=0.8)
+    ax.set_xlabel(f"change of {column} from '{reference}' ({base:.3g}); hatched: not converged")
+    return fig
+
+
+def sweep_report(records: SbcRecords, figures: bool = True) -> SweepReport:
+    """Return the report of a sweep's records.
+
+    Parameters
+    ----------
+    records
+        From :func:`ceg.sensitivity.refits.read_sweep` or ``run_sweep``.
+    figures
+        Draw the tornado plots.
+
+    Returns
+    -------
+    SweepReport
+        Table, decomposition, stacking, notes and figures.
+    """
+    variants = records.header.get("variants", {})
+    descriptions = {n: v.get("description", "") for n, v in variants.items()}
+    overrides = {n: v.get("overrides", {}) for n, v in variants.items()}
+    table = sweep_table(records.records, descriptions)
+    done = _summarised(records.records)
+    names = [r["variant"] for r in done]
+    reference = REFERENCE if REFERENCE in names else (names[0] if names else None)
+    notes = []
+    failed = [r["variant"] for r in records.records if r.get("status") == "failed"]
+    if failed:
+        notes.append(f"Failed fits (no numbers; their errors are in the table): {failed}.")
+    fewer = sorted({r["variant"] for r in done
+                    if reference and r.get("n_enhancements")
+                    != table.loc[reference, "n_enhancements"]})
+    if fewer:
+        notes.append(f"Variants with another set of enhancements (their data lack some): "
+                     f"{fewer}; their headline shares are over the enhancements they have.")
+    not_conv = [r["variant"] for r in done if r["status"] != "ok"]
+    if not_conv:
+        notes.append(f"Not converged (numbers shown, not to be trusted): {not_conv}.")
+    weights, averaged, stack_notes = stacking(records.records, overrides, reference)
+    report = SweepReport(table=table, decomposition=decomposition(records.records),
+                         stacking=weights, averaged=averaged, reference=reference,
+                         notes=notes + stack_notes)
+    if figures and reference is not None:
+        for key, label in HEADLINE.items():
+            report.figures[f"tornado_{key}"] = tornado_figure(table, label, reference)
+    return report
+
+
+def _cell(median: float, low: float, high: float) -> str:
+    if any(isinstance(v, float) and math.isnan(v) for v in (median, low, high)):
+        return ""
+    return f"{median:.3g} ({low:.3g}–{high:.3g})"
+
+
+def to_markdown(report: SweepReport, header: dict[str, Any],
+                figure_paths: dict[str, str] | None = None) -> str:
+    """Return the report as markdown (tables, notes, links to the figures).
+
+    Parameters
+    ----------
+    report
+        From :func:`sweep_report`.
+    header
+        The sweep's header (settings, grid).
+    figure_paths
+        Figure name -> relative path of its PNG.
+
+    Returns
+    -------
+    str
+        The markdown text.
+    """
+    from ceg.validate.report import _md_table  # the markdown table of the SBC report
+
+    t = report.table
+    s = header.get("settings", {})
+    lines = [
+        "# Sensitivity sweep",
+        "",
+        f"Grid: `{header.get('grid_source')}`; {len(t)} variants recorded of "
+        f"{len(header.get('variants', {}))} in the grid. Sampler: {s.get('sampler')}, "
+        f"{s.get('chains')} chains x {s.get('draws')} draws after {s.get('tune')} tuning steps, "
+        f"seed {header.get('seed')}; prior-only headline from {s.get('prior_draws')} prior "
+        f"draws. Command: `{header.get('command')}`.",
+        "",
+        "Every CEG is the multiplier at 1e23 FLOP (variants fitted at another x_ref are "
+        "converted: a_e + gamma_e (23 - x_ref)); median and 90% interval.",
+        "",
+        "## Headline",
+        "",
+    ]
+    head_cols = [c for label in HEADLINE.values() for c in (label, f"prior {label}")]
+    head = t[["status", *[c for c in head_cols if c in t]]].copy()
+    lines.append(_md_table(head))
+    lines += ["", "## CEGs (median and 90% interval)", ""]
+    bases = [c for c in t.columns if f"{c} low" in t.columns]
+    cegs = pd.DataFrame({b: [_cell(t.loc[v, b], t.loc[v, f"{b} low"], t.loc[v, f"{b} high"])
+                             for v in t.index] for b in bases}, index=t.index)
+    lines.append(_md_table(cegs.T.rename_axis("CEG at 1e23")))
+    lines += ["", "## Variance decomposition (equal weight on each variant)", "",
+              "within = mean posterior variance (parameter uncertainty); between = variance "
+              "of the posterior means (choice uncertainty).", ""]
+    if len(report.decomposition):
+        lines.append(_md_table(report.decomposition))
+    lines += ["", "## Stacking", ""]
+    if len(report.stacking):
+        lines.append(_md_table(report.stacking.rename_axis("variant")))
+        lines += ["", "Headline probabilities averaged with the stacking weights: "
+                  + ", ".join(f"{k} {v:.3f}" for k, v in report.averaged.items()) + "."]
+    lines += ["", "## Notes", "", *[f"- {n}" for n in report.notes]]
+    if figure_paths:
+        lines += ["", "## Tornado plots", ""]
+        lines += [f"![{name}]({path})" for name, path in figure_paths.items()]
+    lines += ["", "## Variants", ""]
+    desc = t[["description", "status", "problems"]].copy()
+    lines.append(_md_table(desc))
+    return "\n".join(lines) + "\n"
+
+
+def write_sweep_report(folder: Path | str, out: Path | str | None = None) -> tuple[SweepReport,
+                                                                                  Path]:
+    """Read a sweep's records and write ``report.md``, ``table.csv`` and the figures.
+
+    Parameters
+    ----------
+    folder
+        The sweep's records folder.
+    out
+        Where to write (``folder`` by default); created if missing.
+
+    Returns
+    -------
+    report : SweepReport
+        The report.
+    path : pathlib.Path
+        The markdown file written.
+    """
+    from ceg.files import write_atomic, write_text_atomic
+    from ceg.sensitivity.refits import read_sweep
+
+    records = read_sweep(folder)
+    report = sweep_report(records)
+    out = Path(out) if out is not None else Path(folder)
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, fig in report.figures.items():
+        path = out / "figures" / f"{name}.png"
+        write_atomic(path, lambda tmp, fig=fig: fig.savefig(tmp, format="png", dpi=120))
+        paths[name] = f"figures/{name}.png"
+    write_text_atomic(out / "table.csv", report.table.to_csv(lineterminator="\n"))
+    md = out / "report.md"
+    write_text_atomic(md, to_markdown(report, records.header, paths))
+    return report, md
+
+
+__all__ = ["HEADLINE", "REFERENCE", "SweepReport", "decomposition", "stacking", "sweep_report",
+           "sweep_table", "to_markdown", "tornado_figure", "write_sweep_report"]

@@ -11,18 +11,21 @@ from __future__ import annotations
 
 import enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ceg.cli._common import console
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 #: Output formats of ``ceg forecast --format``.
 FORMATS = ("table", "csv", "json")
 Format = enum.Enum("Format", [(n, n) for n in FORMATS], type=str)
 #: Columns of the readable table (the CSV and JSON have every column).
-TABLE_COLUMNS = ["scenario", "family", "model", "flop", "benchmark", "condition", "quantity",
-                 "mean"]
+TABLE_COLUMNS = ["scenario", "family", "model", "flop", "benchmark", "n_items", "condition",
+                 "quantity", "mean"]
 
 
 def _grid(text: str) -> list[float]:
@@ -139,10 +142,41 @@ def forecast_cmd(
         from ceg.cli.model import frame_table
         from ceg.forecast import quantile_column
 
-        cols = TABLE_COLUMNS + [quantile_column(x) for x in sorted(set(lv))]
+        cols, same = _shown_columns(frame)
+        cols += [quantile_column(x) for x in sorted(set(lv))]
         n = int(fc.draws.sizes["chain"] * fc.draws.sizes["draw"])
-        console.print(frame_table(frame, f"Forecast over {n} joint posterior draws ({fit}; "
-                                         "--format csv or json for every column)", cols))
+        console.print(frame_table(frame, f"Forecast{same} over {n} joint posterior draws "
+                                         f"({fit}; --format csv or json for every column)",
+                                  cols))
+
+
+def _shown_columns(frame: pd.DataFrame) -> tuple[list[str], str]:
+    """Return the table's columns and the scenario columns every row shares, as title text.
+
+    A column with one value in all rows moves to the title; ``scenario`` is
+    left out where it only repeats the condition.
+    """
+    shared = []
+    cols = []
+    for c in TABLE_COLUMNS:
+        values = frame[c].astype(str).unique() if c in frame else []
+        if c == "scenario" and (frame["scenario"] == frame["condition"]).all():
+            continue
+        if c not in ("quantity", "mean") and len(values) == 1:
+            if values[0] not in ("", "nan"):
+                v = values[0]
+                if c == "flop":
+                    v = f"{float(v):.3g} FLOP".replace("e+", "e")
+                elif c == "family" and v.startswith("new"):
+                    v = f"a new family ({v})" if v != "new" else "a new family"
+                elif c in ("model", "n_items"):
+                    v = f"model {v}" if c == "model" else f"scores on {v} items"
+                shared.append(v)
+            continue
+        cols.append(c)
+    if "model" not in cols and not any(s.startswith("model ") for s in shared):
+        shared.append("new model")
+    return cols, (": " + ", ".join(shared)) if shared else ""
 
 
 def register(app: typer.Typer) -> None:

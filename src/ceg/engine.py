@@ -145,7 +145,7 @@ def ability_offset(*terms: Any) -> Any:
 
 
 def probability(structure: Structure, theta: Any, midpoint: Any, slope: Any, floor: Any,
-                logit_offset: Any = 0.0, lib: ModuleType = np) -> Any:
+                logit_offset: Any = 0.0, lib: ModuleType = np, clip: bool = True) -> Any:
     """Return the success probability the likelihood uses (link, floor, offset, clip).
 
     Parameters
@@ -156,6 +156,9 @@ def probability(structure: Structure, theta: Any, midpoint: Any, slope: Any, flo
         As in :func:`ceg.curve.success_probability`.
     lib
         ``numpy`` or ``pytensor.tensor``.
+    clip
+        Whether to apply the clip (the likelihood's guard against
+        probabilities of exactly 0 or 1); curves drawn for people leave it out.
 
     Returns
     -------
@@ -171,6 +174,8 @@ def probability(structure: Structure, theta: Any, midpoint: Any, slope: Any, flo
         raise CegError(f"structure.link = {structure.link!r} is not implemented; the engine "
                        "knows 'logistic' (add the link in ceg.engine.probability)")
     p = success_probability(theta, midpoint, slope, floor, lib=lib, logit_offset=logit_offset)
+    if not clip:
+        return p
     eps = structure.probability_clip
     return eps + (1 - 2 * eps) * p
 
@@ -375,14 +380,17 @@ def gather(posterior: xr.Dataset, design: Design, rows: pd.DataFrame,
         return out
 
     midpoint, slope = per_bench("midpoint"), per_bench("slope")
-    if "floor" in posterior:
+    # The floor as the builder makes it: the design's chance levels, zero, or the learned
+    # floor the model reports; without a structure, the reported floor (else chance).
+    mode = structure.floor if structure is not None else (
+        "learned" if "floor" in posterior else "chance")
+    if mode == "learned":
+        if "floor" not in posterior:
+            raise CegError("this posterior does not report the learned floor ('floor'); "
+                           "refit it with this version of ceg")
         floor = per_bench("floor")
     else:
         chance = design.benchmark_chance[[c["benchmark"].index(b) for b in bench]]
-        mode = structure.floor if structure is not None else "chance"
-        if mode == "learned":
-            raise CegError("this posterior does not report the learned floor ('floor'); "
-                           "refit it with this version of ceg")
         floor = np.broadcast_to(chance if mode == "chance" else 0.0 * chance,
                                 (n, n_rows)).astype(float)
     kappa = per_bench("concentration") if "concentration" in posterior else np.full(
@@ -466,8 +474,8 @@ def new_family_effects(effect: np.ndarray, family_sd: np.ndarray | None,
     effect
         Effects of the families with data, shape (sample, family).
     family_sd
-        Draws of ``family_sd``, shape (sample,); ``None`` where the model has
-        no family effects (new effects are then 0).
+        Draws of ``family_sd``, shape (sample,); ``None`` for no spread (the
+        seen families' mean; 0 where the model has no family effects).
     rng
         Random generator.
     k
@@ -478,8 +486,8 @@ def new_family_effects(effect: np.ndarray, family_sd: np.ndarray | None,
     numpy.ndarray
         Shape (sample, k).
     """
-    if family_sd is None:
-        return np.zeros((effect.shape[0], k))
+    if family_sd is None:  # no population spread: the seen families' mean
+        return np.repeat(effect.mean(axis=1)[:, None], k, axis=1)
     z = rng.standard_normal((effect.shape[0], k))
     return effect.mean(axis=1)[:, None] + family_sd[:, None] * z
 
@@ -585,7 +593,36 @@ def draw_new(params: RowParameters, posterior: xr.Dataset, design: Design,
     return out
 
 
-def evaluate(params: RowParameters, structure: Structure | None, x_ref: float) -> xr.Dataset:
+def typical(params: RowParameters, posterior: xr.Dataset, design: Design) -> RowParameters:
+    """Return ``params`` with every new unit at its population's mean instead of a draw.
+
+    A new model's effect, profile and residual at 0; a new family's effect at
+    the mean of the seen families'; a new enhancement at its category mean
+    and the mean scale slope; an unmeasured benchmark deviation at 0. This is
+    the curve of a typical member (what a plot of a family's curve draws),
+    not a predictive (:func:`draw_new`).
+
+    Parameters
+    ----------
+    params
+        Output of :func:`gather` with ``allow_new=True``.
+    posterior, design
+        The fit's posterior and design.
+
+    Returns
+    -------
+    RowParameters
+        A copy with no NaN left and ``new`` empty.
+    """
+    zero_sd = posterior.drop_vars([v for v in ("family_sd", "model_sd", "family_benchmark_sd",
+                                               "ability_residual_sd", "enhancement_sd",
+                                               "slope_sd", "benchmark_shift_sd")
+                                   if v in posterior])
+    return draw_new(params, zero_sd, design, np.random.default_rng(0))
+
+
+def evaluate(params: RowParameters, structure: Structure | None, x_ref: float, *,
+             clip: bool = True) -> xr.Dataset:
     """Return effective compute, success probability and CEG per draw and row.
 
     Parameters
@@ -597,6 +634,8 @@ def evaluate(params: RowParameters, structure: Structure | None, x_ref: float) -
         compute (rows of fitted models at their compute only) and the default clip.
     x_ref
         The spec's reference compute, log10 FLOP.
+    clip
+        Whether ``p`` includes the likelihood's probability clip (see :func:`probability`).
 
     Returns
     -------
@@ -620,15 +659,18 @@ def evaluate(params: RowParameters, structure: Structure | None, x_ref: float) -
         x_scale = scale_compute(structure, params.x, x_model)
     else:
         x_scale = params.reported_scale
-        if np.isnan(x_scale).any():
-            raise CegError("the scale compute of a row at a new compute needs the spec's "
-                           "structure (pass structure=)")
+        shifted = (params.intercept != 0).any(axis=(0, 2)) | (params.scale_slope != 0).any(
+            axis=(0, 2))
+        if np.isnan(x_scale[:, shifted]).any():
+            raise CegError("the scale compute of an enhanced row at a new compute needs the "
+                           "spec's structure (pass structure=)")
+        x_scale = np.where(np.isnan(x_scale), params.x, x_scale)  # read by no shift
     log10_ceg = condition_log10_ceg(params.intercept, params.deviation, params.scale_slope,
                                     x_scale, x_ref)
     theta = effective_compute(x_model, params.protocol_offset, log10_ceg)
     offset = ability_offset(params.family_benchmark, params.residual)
     p = probability(structure if structure is not None else Structure(), theta,
-                    params.midpoint, params.slope, params.floor, offset)
+                    params.midpoint, params.slope, params.floor, offset, clip=clip)
     shape = (params.chain, params.draw, params.x.shape[1])
 
     def da(v: np.ndarray) -> tuple[tuple[str, ...], np.ndarray]:

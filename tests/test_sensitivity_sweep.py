@@ -189,12 +189,18 @@ def test_tornado_plots_show_each_variant_change_from_the_reference():
 
     report = sweep_report(SbcRecords(header={}, records=records))
     assert report.reference == "default"
-    assert set(report.figures) == {"tornado_p_most_5", "tornado_p_some_20", "tornado_share_5"}
+    assert set(report.figures) == {"tornado_p_most_5", "tornado_p_some_20", "tornado_share_5",
+                                   "ceg_change"}
     ax = report.figures["tornado_p_most_5"].axes[0]
     widths = sorted(round(p.get_width(), 6) for p in ax.patches)
     assert widths == [-0.1, 0.4]  # y: 0.1 - 0.2, x: 0.6 - 0.2
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert labels == ["y", "x"]  # the largest change on top
+    # the CEG heat map: every median moved by the variant's shift, in decades
+    heat = report.figures["ceg_change"].axes[0]
+    assert [t.get_text() for t in heat.get_yticklabels()] == ["x", "y"]
+    assert [t.get_text() for t in heat.get_xticklabels()] == ["a", "b", "category:k"]
+    assert [t.get_text() for t in heat.texts] == ["+0.30"] * 3 + ["-0.10"] * 3
 
 
 def test_stacking_weights_use_the_variants_on_the_same_rows():

@@ -8,7 +8,8 @@ refitting:
   P(some > 20x), the mean share above 5x, and the same headline from the
   variant's prior alone (what the data added).
 - **tornado** per headline quantity: how far each variant moves it from the
-  reference variant (``default``, else the first recorded).
+  reference variant (``default``, else the first recorded); for the CEGs, a heat
+  map of each variant's change of each median (in decades).
 - **decomposition** of each quantity's total variance over the variants
   (equal weights) by the law of total variance: within-variant (parameter
   uncertainty, the mean of the variants' posterior variances) plus
@@ -71,7 +72,8 @@ class SweepReport:
     notes
         What the report leaves out and why.
     figures
-        Named matplotlib figures (``tornado_<quantity>``).
+        Named matplotlib figures (``tornado_<quantity>``, and ``ceg_change``: each
+        median CEG's change from the reference, per variant).
     """
 
     table: pd.DataFrame
@@ -299,6 +301,46 @@ def tornado_figure(table: pd.DataFrame, column: str, reference: str) -> Figure:
     return fig
 
 
+def ceg_change_figure(table: pd.DataFrame, reference: str) -> Figure:
+    """Return a heat map: each variant's change of each median CEG from the reference's.
+
+    The per-enhancement (and per-category) counterpart of the tornado plots,
+    in decades (log10 of the ratio of the medians), variants as rows,
+    enhancements and categories as columns; blank where a variant lacks an
+    enhancement.
+
+    Parameters
+    ----------
+    table
+        From :func:`sweep_table`.
+    reference
+        The variant the changes are measured from.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The heat map, with the change written in each cell.
+    """
+    from matplotlib.figure import Figure
+
+    bases = [c for c in table.columns if f"{c} low" in table.columns]
+    rows = table[table.index != reference].dropna(subset=bases, how="all")
+    change = np.log10(rows[bases].astype(float) / table.loc[reference, bases].astype(float))
+    fig = Figure(figsize=(1.0 + 0.55 * len(bases), 1.2 + 0.3 * max(len(rows), 3)),
+                 layout="constrained")
+    ax = fig.subplots()
+    values = change.to_numpy(dtype=float)
+    span = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 1.0
+    image = ax.imshow(values, cmap="RdBu", vmin=-span, vmax=span, aspect="auto")
+    for (i, j), v in np.ndenumerate(values):
+        if np.isfinite(v):
+            ax.text(j, i, f"{v:+.2f}", ha="center", va="center", fontsize=6)
+    ax.set_xticks(range(len(bases)), bases, rotation=60, ha="right", fontsize=7)
+    ax.set_yticks(range(len(rows)), list(rows.index), fontsize=7)
+    fig.colorbar(image, ax=ax, label=f"log10 (median CEG / '{reference}' median CEG)")
+    return fig
+
+
 def sweep_report(records: SbcRecords, figures: bool = True) -> SweepReport:
     """Return the report of a sweep's records.
 
@@ -341,6 +383,8 @@ def sweep_report(records: SbcRecords, figures: bool = True) -> SweepReport:
     if figures and reference is not None:
         for key, label in HEADLINE.items():
             report.figures[f"tornado_{key}"] = tornado_figure(table, label, reference)
+        if any(n != reference for n in names):
+            report.figures["ceg_change"] = ceg_change_figure(table, reference)
     return report
 
 
@@ -451,5 +495,6 @@ def write_sweep_report(folder: Path | str, out: Path | str | None = None) -> tup
     return report, md
 
 
-__all__ = ["HEADLINE", "REFERENCE", "SweepReport", "decomposition", "stacking", "sweep_report",
+__all__ = ["HEADLINE", "REFERENCE", "SweepReport", "ceg_change_figure", "decomposition",
+           "stacking", "sweep_report",
            "sweep_table", "to_markdown", "tornado_figure", "write_sweep_report"]

@@ -71,8 +71,24 @@ def test_with_its_new_effects_at_zero_the_variant_is_the_default_model(design):
     # and each new effect moves the likelihood
     for stem in ("ability_residual_z", "family_benchmark_effect_z", "model_effect_z"):
         moved = dict(p1)
-        moved[stem] = np.full_like(p1[stem], 1.0)
+        moved[stem] = rng.normal(0, 1, np.shape(p1[stem]))
         assert not np.allclose(_loglik(m1, moved), _loglik(m1, p1)), stem
+
+
+def test_profiles_and_residuals_are_centred_within_their_family_and_model(design):
+    model = build_model(ModelSpec.load("profiles"), design)
+    point = model.initial_point()
+    rng = np.random.default_rng(5)
+    for k in point:
+        point[k] = point[k] + rng.normal(0, 1, np.shape(point[k]))
+    fn = model.compile_fn([model["family_benchmark_effect"], model["ability_residual"]],
+                          inputs=model.value_vars, on_unused_input="ignore")
+    phi, r = fn(point)
+    fam = [lab.rsplit("|", 1)[0] for lab in design.coords["family_benchmark"]]
+    mod = [lab.rsplit("|", 1)[0] for lab in design.coords["model_benchmark"]]
+    assert np.abs(pd.Series(phi).groupby(fam).mean()).max() < 1e-10
+    assert np.abs(pd.Series(r).groupby(mod).mean()).max() < 1e-10
+    assert np.std(phi) > 0.1 and np.std(r) > 0.1  # centred, not zero
 
 
 def test_the_residual_is_shared_by_every_condition_of_a_model_on_a_benchmark(design):

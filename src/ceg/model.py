@@ -34,7 +34,7 @@ import pytensor.tensor as pt
 import xarray as xr
 
 from ceg import engine
-from ceg.design import Design
+from ceg.design import SEP, Design
 from ceg.spec import ModelSpec
 
 #: Deterministics every model exposes; derived quantities are computed from these.
@@ -287,31 +287,51 @@ def _floor(spec: ModelSpec, design: Design) -> pt.TensorVariable:
 def _ability_offsets(spec: ModelSpec, design: Design) -> pt.TensorVariable | float:
     r"""Return each observation's offset on the logit (ability) scale.
 
-    - ``family_benchmark_effects``: :math:`\phi_{f,b} \sim N(0, \sigma_\phi)`, a
-      family's strength on a benchmark beyond its overall efficiency (a code
-      family weak on language tasks), for every (family, benchmark) pair of the
-      table; a new family draws its profile from the same population.
-    - ``ability_residual``: :math:`r_{m,b} \sim N(0, \sigma_r)`, one per (model,
-      benchmark), shared by every condition of that model on that benchmark, so
-      base and enhanced rows of one model are a paired contrast.
+    - ``family_benchmark_effects``: :math:`\phi_{f,b}`, a family's strength on a
+      benchmark beyond its overall efficiency (a code family weak on language
+      tasks), for every (family, benchmark) pair of the table.
+    - ``ability_residual``: :math:`r_{m,b}`, one per (model, benchmark), shared
+      by every condition of that model on that benchmark, so base and enhanced
+      rows of one model are a paired contrast.
 
-    Both are non-centred and reported as ``family_benchmark_effect`` and
-    ``ability_residual``.
+    Each is :math:`\sigma (z - \bar z_g)`, :math:`z \sim N(0, 1)`, centred within
+    its group (a family's benchmarks, a model's benchmarks): the common part of a
+    family's profile is its family effect, the common part of a model's residuals
+    its model effect, so neither trades off against them along a ridge the prior
+    alone would have to close (measured: the uncentred form on the ObsScaling split
+    left R-hat 1.28 on the CEGs of a one-model family, Phi, whose family effect its
+    24 profile terms could absorb). A new family or model draws its terms from the
+    same population. Reported as ``family_benchmark_effect`` and ``ability_residual``.
     """
     s = spec.structure
     terms = []
     if s.family_benchmark_effects:
         sd = _prior(spec, "family_benchmark_sd")
-        phi = pm.Deterministic("family_benchmark_effect", sd * pm.Normal(
-            "family_benchmark_effect_z", 0.0, 1.0, dims="family_benchmark"),
-            dims="family_benchmark")
+        z = pm.Normal("family_benchmark_effect_z", 0.0, 1.0, dims="family_benchmark")
+        phi = pm.Deterministic("family_benchmark_effect", sd * _centred_within(
+            z, _pair_groups(design.coords["family_benchmark"])), dims="family_benchmark")
         terms.append(phi[design.obs_family_benchmark])
     if s.ability_residual:
         sd = _prior(spec, "ability_residual_sd")
-        r = pm.Deterministic("ability_residual", sd * pm.Normal(
-            "ability_residual_z", 0.0, 1.0, dims="model_benchmark"), dims="model_benchmark")
+        z = pm.Normal("ability_residual_z", 0.0, 1.0, dims="model_benchmark")
+        r = pm.Deterministic("ability_residual", sd * _centred_within(
+            z, _pair_groups(design.coords["model_benchmark"])), dims="model_benchmark")
         terms.append(r[design.obs_model_benchmark])
     return engine.ability_offset(*terms)
+
+
+def _pair_groups(labels: list[str]) -> np.ndarray:
+    """Return the group of each ``"group|benchmark"`` label (the text before the last ``|``)."""
+    groups = [lab.rsplit(SEP, 1)[0] for lab in labels]
+    order = {g: i for i, g in enumerate(dict.fromkeys(groups))}
+    return np.array([order[g] for g in groups], dtype=np.int64)
+
+
+def _centred_within(z: pt.TensorVariable, group: np.ndarray) -> pt.TensorVariable:
+    """Return ``z`` minus the mean of ``z`` within each group."""
+    n = np.bincount(group).astype(float)
+    mean = pt.zeros(len(n))[group].inc(z) / n
+    return z - mean[group]
 
 
 def benchmark_family_share(design: Design) -> np.ndarray:

@@ -255,3 +255,13 @@ def test_the_python_api_returns_a_report_with_table_and_figures(tmp_path, table,
     result = ceg.sensitivity.sweep(grid(), out=tmp_path / "s", settings=SETTINGS, table=table)
     assert list(result.table.index) == ["default", "floor_zero", "shift_mean_0"]
     assert "tornado_share_5" in result.figures
+
+
+def test_a_sweep_with_no_records_yet_reports_an_empty_table(tmp_path, table):
+    out = tmp_path / "sweep"
+    run = run_sweep(grid(), out=out, settings=SETTINGS, table=table, run=fake_run, only=[])
+    assert run.records == []
+    assert run_guarded(app, ["sensitivity", "report", str(out)]) == 0
+    report, md = write_sweep_report(out)
+    assert report.table.empty and report.reference is None and not report.figures
+    assert "0 variants recorded of 3 in the grid" in md.read_text()

@@ -135,9 +135,10 @@ def sweep_table(records: list[dict[str, Any]], descriptions: dict[str, str] | No
                 row[label] = post["headline"][key]
                 row[f"prior {label}"] = r["prior"][key]
         rows.append(row)
-    table = pd.DataFrame(rows).set_index("variant") if rows else pd.DataFrame()
-    # keep a stable column order: fixed columns, CEGs, categories, headline
     fixed = ["description", "status", "problems", "n_observations", "n_enhancements"]
+    table = pd.DataFrame(rows or None, columns=None if rows else ["variant", *fixed])
+    table = table.set_index("variant")
+    # keep a stable column order: fixed columns, CEGs, categories, headline
     head = [c for label in HEADLINE.values() for c in (label, f"prior {label}")]
     cegs = [c for c in table.columns if c not in fixed and c not in head]
     enh = sorted({c.removesuffix(" low").removesuffix(" high") for c in cegs

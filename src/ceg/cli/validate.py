@@ -237,6 +237,9 @@ def holdout_cmd(
         "--sampler", help="NUTS implementation (default: the spec's).",
         case_sensitive=False)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="Hide the progress bar.")] = False,
+    save_fit: Annotated[Path | None, typer.Option(
+        "--save-fit", help="Also write the training fit's InferenceData (NetCDF) here, to "
+                           "diagnose it.", dir_okay=False)] = None,
     spec: SpecAlias = None,
 ) -> None:
     """Fit below a compute cutoff and predict the larger models' scores."""
@@ -257,7 +260,7 @@ def holdout_cmd(
         warnings.simplefilter("ignore", DataWarning)  # shown by read_table
         result = holdout(table, cutoff_flop, name_of_spec, registries=reg, draws=draws,
                          tune=tune, chains=chains, seed=seed, sampler=chosen,
-                         progress=bar)
+                         progress=bar, save_fit=save_fit)
     md = result.write(out, command=_command(
         "holdout", data, cutoff_flop=f"{cutoff_flop:g}", model=name_of_spec, out=out,
         draws=draws, tune=tune, chains=chains, seed=seed, sampler=chosen))

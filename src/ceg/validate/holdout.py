@@ -398,7 +398,7 @@ def holdout(table: pd.DataFrame, cutoff_flop: float = OBSSCALING_CUTOFF_FLOP,
             spec: ModelSpec | str = "default", *, registries: Registries | None = None,
             draws: int | None = None, tune: int | None = None, chains: int | None = None,
             seed: int | None = None, sampler: SamplerName | None = None,
-            progress: bool = False) -> HoldoutResult:
+            progress: bool = False, save_fit: Path | str | None = None) -> HoldoutResult:
     """Fit the models at or below ``cutoff_flop`` and predict the larger ones.
 
     Parameters
@@ -415,6 +415,8 @@ def holdout(table: pd.DataFrame, cutoff_flop: float = OBSSCALING_CUTOFF_FLOP,
         Override the spec's sampler settings.
     progress
         Show the sampler's progress bar.
+    save_fit
+        Where to write the training fit's InferenceData (NetCDF), for diagnosis.
 
     Returns
     -------
@@ -433,7 +435,7 @@ def holdout(table: pd.DataFrame, cutoff_flop: float = OBSSCALING_CUTOFF_FLOP,
     design = make_design(table, reg)
     pred, fit_info = predict_masked(table, design, spec, mask, draws=draws, tune=tune,
                                     chains=chains, seed=seed, sampler=sampler,
-                                    progress=progress)
+                                    progress=progress, save_fit=save_fit)
     base = sigmoid_baseline(table, mask)[mask]
     pred["baseline_pred"] = base
     pred["baseline_abs_error"] = np.abs(base - pred["score"].to_numpy())
@@ -452,7 +454,8 @@ def holdout(table: pd.DataFrame, cutoff_flop: float = OBSSCALING_CUTOFF_FLOP,
 
 def predict_masked(table: pd.DataFrame, design: Design, spec: ModelSpec, mask: np.ndarray, *,
                    draws: int, tune: int, chains: int, seed: int, sampler: SamplerName,
-                   progress: bool = False) -> tuple[pd.DataFrame, dict[str, Any]]:
+                   progress: bool = False,
+                   save_fit: Path | str | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Fit the rows outside ``mask`` and predict the rows inside it.
 
     The shared core of the compute-cutoff split (:func:`holdout`) and the
@@ -473,6 +476,9 @@ def predict_masked(table: pd.DataFrame, design: Design, spec: ModelSpec, mask: n
         Boolean per row: the rows to predict.
     draws, tune, chains, seed, sampler, progress
         Sampler settings.
+    save_fit
+        Where to write the training fit's InferenceData (NetCDF), to diagnose
+        it; ``None`` keeps it in memory only.
 
     Returns
     -------
@@ -493,6 +499,10 @@ def predict_masked(table: pd.DataFrame, design: Design, spec: ModelSpec, mask: n
     idata = _sample_masked(spec, design, mask, draws=draws, tune=tune, chains=chains,
                            seed=seed, sampler=sampler, progress=progress)
     seconds = time.perf_counter() - start
+    if save_fit is not None:
+        from ceg.files import write_atomic
+
+        write_atomic(save_fit, lambda tmp: idata.to_netcdf(str(tmp)))
     q = calibrated_quantities(idata.posterior, design, spec.x_ref)
     diag = diagnose(q, idata.sample_stats, spec.convergence)
     unseen = unseen_families(table, mask)

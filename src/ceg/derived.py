@@ -3,7 +3,7 @@
 All functions take the posterior (an ``xarray.Dataset`` with the model's
 reported deterministics) and return ``xarray`` objects with named dims, so
 they work the same on a fresh fit, a loaded fit and a hand-made posterior.
-The only model knowledge used is the CEG algebra of :mod:`ceg.curve`.
+The model's algebra (effective compute, the curve, the CEG) is :mod:`ceg.engine`'s.
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ceg.curve import shift, success_probability
+from ceg import engine
 from ceg.design import SEP, Design
+from ceg.spec import Structure
 from ceg.table import BASE
 
 #: Thresholds of the paper's headline ("most enhancements exceed 5x, some 20x").
@@ -160,26 +161,10 @@ def log10_ceg_observation(posterior: xr.Dataset, design: Design, x_ref: float) -
     quantity). Dim ``enhanced_observation`` carries the observation number.
     """
     rows = enhanced_observations(design)
-    # The compute the scale slope multiplies (raw, or effective: see structure.scale_compute);
-    # fits made before that switch report only log10_flop, which is the raw compute.
-    scale_x = posterior["scale_log10_flop"] if "scale_log10_flop" in posterior \
-        else posterior["log10_flop"]
-    x = scale_x.isel(model=xr.DataArray(design.obs_model[rows], dims="enhanced_observation"))
-    a = posterior["shift_intercept"]
-    u = posterior["shift_deviation"]
-    g = posterior["shift_scale_slope"]
-    total = xr.zeros_like(x.drop_vars("model"))
-    for slot in range(design.obs_enhancement.shape[1]):
-        e = design.obs_enhancement[rows, slot]
-        eb = design.obs_enhancement_benchmark[rows, slot]
-        used = xr.DataArray(e > 0, dims="enhanced_observation")
-        ei = xr.DataArray(np.maximum(e - 1, 0), dims="enhanced_observation")
-        ebi = xr.DataArray(np.maximum(eb - 1, 0), dims="enhanced_observation")
-        term = shift(a.isel(enhancement=ei).drop_vars("enhancement"),
-                     u.isel(enhancement_benchmark=ebi).drop_vars("enhancement_benchmark"),
-                     g.isel(enhancement=ei).drop_vars("enhancement"),
-                     x.drop_vars("model"), x_ref)
-        total = total + term.where(used, 0.0)
+    # The engine sums each condition's shifts at the compute its scale slope multiplies (the
+    # reported scale_log10_flop; fits made before that switch report log10_flop, the raw one).
+    params = engine.gather(posterior, design, engine.design_rows(design, rows))
+    total = engine.evaluate(params, None, x_ref)["log10_ceg"].rename(row="enhanced_observation")
     t = design.table.iloc[rows]
     return total.rename("log10_ceg").assign_coords(
         enhanced_observation=rows,
@@ -192,14 +177,16 @@ def log10_ceg_observation(posterior: xr.Dataset, design: Design, x_ref: float) -
 def base_success_probability(posterior: xr.Dataset, design: Design, benchmark: str,
                              family: str, log10_flop: np.ndarray, *,
                              protocol: str | None = None,
-                             chance_floor: bool = True) -> xr.DataArray:
+                             chance_floor: bool = True,
+                             structure: Structure | None = None) -> xr.DataArray:
     """Return the base curve: P(correct) of a base model of ``family`` on ``benchmark``.
 
     Effective compute is ``x + delta_f (+ o_g)``, read off the benchmark's
-    curve (:func:`ceg.curve.success_probability`) with the family's profile
-    on the benchmark where the model has one, at each compute of
-    ``log10_flop`` and in every draw: the curve of a typical model of the
-    family (model effect and (model, benchmark) residual at 0).
+    curve with the family's profile on the benchmark where the model has
+    one, at each compute of ``log10_flop`` and in every draw: the curve of a
+    typical model of the family (model effect and (model, benchmark)
+    residual at 0; :func:`ceg.engine.typical`), without the likelihood's
+    probability clip.
 
     Parameters
     ----------
@@ -217,34 +204,26 @@ def base_success_probability(posterior: xr.Dataset, design: Design, benchmark: s
         ``None`` for the benchmark's reference source.
     chance_floor
         Whether the curve has the benchmark's chance level as its floor
-        (``structure.floor = "chance"``), else 0. Ignored where the posterior
-        reports the model's ``floor`` (every fit since the floor became a
-        reported quantity; a learned floor varies by draw).
+        (``structure.floor = "chance"``), else 0. Ignored where ``structure``
+        is given or the posterior reports the model's ``floor`` (every fit
+        since the floor became a reported quantity; a learned floor varies by draw).
+    structure
+        The fit's ``spec.structure``: the floor as the model makes it.
 
     Returns
     -------
     xarray.DataArray
         Dims (chain, draw, ``log10_flop``).
     """
-    x = xr.DataArray(np.asarray(log10_flop, dtype=float), dims="log10_flop")
-    theta = x + posterior["family_effect"].sel(family=family, drop=True)
-    if protocol is not None:
-        theta = theta + posterior["protocol_offset"].sel(protocol=protocol, drop=True)
-    if "floor" in posterior:
-        floor = posterior["floor"].sel(benchmark=benchmark, drop=True)
-    else:
-        floor = (design.benchmark_chance[design.coords["benchmark"].index(benchmark)]
-                 if chance_floor else 0.0)
-    # A family's benchmark profile (structure.family_benchmark_effects), where the pair was fitted.
-    profile = 0.0
-    pair = f"{family}{SEP}{benchmark}"
-    if "family_benchmark_effect" in posterior and \
-            pair in posterior["family_benchmark_effect"]["family_benchmark"].to_numpy():
-        profile = posterior["family_benchmark_effect"].sel(family_benchmark=pair, drop=True)
-    return success_probability(theta, posterior["midpoint"].sel(benchmark=benchmark, drop=True),
-                               posterior["slope"].sel(benchmark=benchmark, drop=True),
-                               floor, logit_offset=profile).rename("p").assign_coords(
-                                   log10_flop=x.to_numpy())
+    x = np.asarray(log10_flop, dtype=float)
+    if structure is None and "floor" not in posterior:
+        structure = Structure(floor="chance" if chance_floor else "zero")
+    rows = pd.DataFrame({"family": family, "model": "", "log10_flop": x,
+                         "benchmark": benchmark, "condition": BASE,
+                         "protocol": protocol or ""}, index=range(len(x)))
+    params = engine.gather(posterior, design, rows, structure, allow_new=True)
+    out = engine.evaluate(engine.typical(params, posterior, design), structure, 0.0, clip=False)
+    return out["p"].rename(row="log10_flop").rename("p").assign_coords(log10_flop=x)
 
 
 def _outside(x: xr.DataArray, low: np.ndarray, high: np.ndarray, dim: str) -> xr.DataArray:

@@ -208,6 +208,8 @@ class RowParameters:
         row (per row and slot for the shift terms), ``None`` where known.
     chain, draw
         Sizes, to reshape results back to (chain, draw).
+    sample_coords
+        The posterior's ``chain`` and ``draw`` labels.
     """
 
     x: np.ndarray
@@ -227,12 +229,17 @@ class RowParameters:
     chain: int
     draw: int
     new: dict[str, list[Any]] = field(default_factory=dict)
+    sample_coords: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def _stacked(posterior: xr.Dataset, name: str) -> xr.DataArray:
+    """Return ``name`` with (chain, draw) flattened into a leading ``sample`` dim (C order)."""
     da = posterior[name]
     extra = [d for d in da.dims if d not in ("chain", "draw")]
-    return da.stack(sample=("chain", "draw")).transpose("sample", *extra)
+    values = da.transpose("chain", "draw", *extra).to_numpy()
+    values = values.reshape(da.sizes["chain"] * da.sizes["draw"], *values.shape[2:])
+    return xr.DataArray(values, dims=("sample", *extra),
+                        coords={d: da[d].to_numpy() for d in extra if d in da.coords})
 
 
 def _take(posterior: xr.Dataset, name: str, dim: str, labels: list[str | None],
@@ -243,11 +250,10 @@ def _take(posterior: xr.Dataset, name: str, dim: str, labels: list[str | None],
     da = _stacked(posterior, name)
     have = {lab: i for i, lab in enumerate(da[dim].to_numpy().tolist())}
     found = [lab is not None and lab in have for lab in labels]
-    idx = np.array([have[lab] if f else 0 for lab, f in zip(labels, found, strict=True)],
-                   dtype=np.int64)
-    out = da.to_numpy()[:, idx] if len(idx) else np.zeros((n, 0))
-    out = out.astype(float, copy=True)
-    out[:, ~np.array(found, dtype=bool)] = np.nan
+    out = np.full((n, len(labels)), np.nan)
+    cols = [i for i, f in enumerate(found) if f]
+    if cols:
+        out[:, cols] = da.to_numpy()[:, [have[labels[i]] for i in cols]]
     return out, found
 
 
@@ -259,7 +265,7 @@ def _scalar(posterior: xr.Dataset, name: str) -> np.ndarray | None:
     extra = [d for d in da.dims if d not in ("chain", "draw")]
     if extra:  # a length-1 dim from a prior's shape
         da = da.squeeze(extra, drop=True)
-    return da.stack(sample=("chain", "draw")).to_numpy()
+    return da.transpose("chain", "draw").to_numpy().reshape(-1)
 
 
 def _column(rows: pd.DataFrame, name: str, default: Any) -> list[Any]:
@@ -458,7 +464,9 @@ def gather(posterior: xr.Dataset, design: Design, rows: pd.DataFrame,
         concentration=kappa, family_benchmark=np.nan_to_num(phi, nan=0.0)
         if "family_benchmark" not in new else phi,
         residual=np.nan_to_num(res, nan=0.0) if "residual" not in new else res,
-        reported_scale=reported, chain=chain, draw=draw, new=new)
+        reported_scale=reported, chain=chain, draw=draw, new=new,
+        sample_coords={d: posterior[d].to_numpy() for d in ("chain", "draw")
+                       if d in posterior.coords})
 
 
 def new_family_effects(effect: np.ndarray, family_sd: np.ndarray | None,
@@ -679,7 +687,8 @@ def evaluate(params: RowParameters, structure: Structure | None, x_ref: float, *
     return xr.Dataset({"log10_flop": da(params.x), "model_log10_flop": da(x_model),
                        "scale_log10_flop": da(x_scale), "log10_ceg": da(log10_ceg),
                        "theta": da(theta), "p": da(p),
-                       "concentration": da(params.concentration)})
+                       "concentration": da(params.concentration)},
+                      coords=params.sample_coords)
 
 
 def design_rows(design: Design, rows: np.ndarray | None = None) -> pd.DataFrame:

@@ -108,7 +108,6 @@ def scaling_curves(fit: Fit, benchmarks: Iterable[str] | None = None,
                           obs.median(("chain", "draw")).to_numpy(), strict=True))
     colours = condition_colours(table.loc[table["condition"] != BASE, "condition"])
     shown = table[table["benchmark"].isin(chosen_b) & table["family"].isin(chosen_f)]
-    chance_floor = fit.spec.structure.floor == "chance"
 
     handles = _legend_handles({c: v for c, v in colours.items()
                                if c in set(shown["condition"])})
@@ -130,7 +129,7 @@ def scaling_curves(fit: Fit, benchmarks: Iterable[str] | None = None,
         widen = max(0.0, MIN_SPAN - (hi - lo)) / 2
         grid = np.linspace(lo - widen, hi + widen, points)
         p = base_success_probability(
-            post, design, b, f, grid, chance_floor=chance_floor,
+            post, design, b, f, grid, structure=fit.spec.structure,
             protocol=None if proto == 0 else design.coords["protocol"][proto - 1])
         q = p.quantile(band_quantiles(), dim=("chain", "draw")).to_numpy()
         flop = 10 ** grid

@@ -176,3 +176,17 @@ def test_the_estimand_is_the_ceg_at_1e23_whatever_the_reference_compute():
     # without scale dependence (no slope_mean): the category mean is the same at every compute
     enh, cat = ceg_at(post.drop_vars("slope_mean"), x_ref=22.0)
     np.testing.assert_allclose(cat, mu)
+
+
+@pytest.mark.slow
+def test_every_variant_of_the_default_grid_builds_with_a_finite_log_density(
+        grid, bundled, registries):
+    """No sampling, but 23 model builds on the bundled data: 1-4 minutes by the load."""
+    from ceg.design import make_design
+    from ceg.model import build_model
+
+    for name, variant in grid.variants.items():
+        design = make_design(variant_table(variant, bundled, registries), registries)
+        model = build_model(variant.spec, design)
+        point = model.initial_point()
+        assert np.isfinite(model.compile_logp()(point)), name

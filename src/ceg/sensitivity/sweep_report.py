@@ -327,7 +327,7 @@ def ceg_change_figure(table: pd.DataFrame, reference: str) -> Figure:
     bases = [c for c in table.columns if f"{c} low" in table.columns]
     rows = table[table.index != reference].dropna(subset=bases, how="all")
     change = np.log10(rows[bases].astype(float) / table.loc[reference, bases].astype(float))
-    fig = Figure(figsize=(1.0 + 0.55 * len(bases), 1.2 + 0.3 * max(len(rows), 3)),
+    fig = Figure(figsize=(2.0 + 0.55 * len(bases), 2.2 + 0.3 * max(len(rows), 3)),
                  layout="constrained")
     ax = fig.subplots()
     values = change.to_numpy(dtype=float)
@@ -338,7 +338,9 @@ def ceg_change_figure(table: pd.DataFrame, reference: str) -> Figure:
             ax.text(j, i, f"{v:+.2f}", ha="center", va="center", fontsize=6)
     ax.set_xticks(range(len(bases)), bases, rotation=60, ha="right", fontsize=7)
     ax.set_yticks(range(len(rows)), list(rows.index), fontsize=7)
-    fig.colorbar(image, ax=ax, label=f"log10 (median CEG / '{reference}' median CEG)")
+    fig.colorbar(image, ax=ax, label=f"decades from '{reference}'")
+    ax.set_title(f"change of each median CEG from '{reference}' (log10 of the ratio)",
+                 fontsize=8)
     return fig
 
 

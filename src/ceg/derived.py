@@ -107,10 +107,7 @@ def log10_ceg_enhancement_benchmark(posterior: xr.Dataset, design: Design) -> xr
     The result has dim ``enhancement_benchmark`` with extra coordinates
     ``pair_enhancement`` and ``pair_benchmark`` on it.
     """
-    pairs = design.enhancement_benchmark_pairs
-    a = posterior["shift_intercept"].isel(enhancement=xr.DataArray(
-        pairs[:, 0], dims="enhancement_benchmark"))
-    out = (a.drop_vars("enhancement") + posterior["shift_deviation"]).rename("log10_ceg")
+    out = engine.enhancement_log10_ceg(posterior, 0.0, None, design)
     labels = design.coords["enhancement_benchmark"]
     return out.assign_coords(
         pair_enhancement=("enhancement_benchmark", [lab.split(SEP)[0] for lab in labels]),

@@ -155,3 +155,28 @@ def test_ceg_tables_at_another_compute(prior_fit):
     assert (at.summary("enhancement")["extrapolated_share"] >= 0).all()
     with pytest.raises(CegError, match="positive number of FLOP"):
         at_compute(prior_fit, -1)
+
+
+def test_summary_and_export_at_flop_on_the_command_line(prior_fit, tmp_path, capsys):
+    import io
+
+    import pandas as pd
+
+    from ceg.cli import app
+    from ceg.cli._common import run_guarded
+    from ceg.export import quantile_table
+    from ceg.fit import load_fit
+    from ceg.forecast import at_compute
+
+    path = prior_fit.save(tmp_path / "fit.nc")
+    view = at_compute(load_fit(path), 1e25)
+    assert run_guarded(app, ["summary", str(path), "--at-flop", "1e25", "--format", "csv"]) == 0
+    printed = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    np.testing.assert_allclose(printed["median_ceg"], view.summary()["median_ceg"], rtol=1e-12)
+    assert run_guarded(app, ["export", str(path), "--format", "quantiles",
+                             "--at-flop", "1e25"]) == 0
+    printed = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert (printed["at_flop"] == 1e25).all()
+    np.testing.assert_allclose(printed["ceg_p50"], quantile_table(view)["ceg_p50"], rtol=1e-12)
+    assert run_guarded(app, ["summary", str(path), "--at-flop", "-1"]) == 2
+    assert "positive number of FLOP" in capsys.readouterr().err

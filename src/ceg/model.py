@@ -280,7 +280,10 @@ def _floor(spec: ModelSpec, design: Design) -> pt.TensorVariable:
     if not len(has):
         return out
     mean, sd = _prior(spec, "floor_logit_mean"), _prior(spec, "floor_logit_sd")
-    z = pm.Normal("floor_logit_z", 0.0, 1.0, shape=len(has))
+    model = pm.modelcontext(None)
+    if "floored_benchmark" not in model.coords:
+        model.add_coord("floored_benchmark", [design.coords["benchmark"][i] for i in has])
+    z = pm.Normal("floor_logit_z", 0.0, 1.0, dims="floored_benchmark")
     return pt.set_subtensor(out[has], chance[has] * pt.sigmoid(mean + sd * z))
 
 

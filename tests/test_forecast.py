@@ -180,3 +180,34 @@ def test_summary_and_export_at_flop_on_the_command_line(prior_fit, tmp_path, cap
     np.testing.assert_allclose(printed["ceg_p50"], quantile_table(view)["ceg_p50"], rtol=1e-12)
     assert run_guarded(app, ["summary", str(path), "--at-flop", "-1"]) == 2
     assert "positive number of FLOP" in capsys.readouterr().err
+
+
+def test_a_new_benchmark_draws_its_curve_from_the_benchmark_population(prior_fit):
+    from scipy import special
+
+    post = prior_fit.idata.posterior
+    saved = post["family_effect"]
+    prior_fit.idata.posterior["family_effect"] = 0.0 * saved  # so theta = x_ref exactly
+    try:
+        fam = prior_fit.design.coords["family"][0]
+        fc = forecast(prior_fit, dict(family=fam, benchmark="new:quiz", n_items=200,
+                                      flop=prior_fit.spec.structure.x_ref_flop))
+    finally:
+        prior_fit.idata.posterior["family_effect"] = saved
+    # at x_ref with chance 0 and no offsets, logit(p) is the new benchmark's logit at x_ref,
+    # drawn from N(logit_ref_mean, logit_ref_sd) in each draw: standardised, N(0, 1) over the
+    # 100 draws (mean within 4 standard errors, 4/sqrt(100); the sd's standard error is 0.07)
+    p = fc.draws["expected_score"].to_numpy().ravel()
+    mean = post["logit_ref_mean"].to_numpy().ravel()
+    sd = post["logit_ref_sd"].to_numpy().ravel()
+    keep = np.abs(special.logit(p)) < 10  # away from the 1e-6 clip
+    z = (special.logit(p) - mean)[keep] / sd[keep]
+    assert keep.mean() > 0.9
+    assert abs(z.mean()) < 4 / np.sqrt(keep.sum())
+    assert 0.7 < z.std() < 1.3
+    n = fc.draws["n_correct"].to_numpy()
+    assert ((n >= 0) & (n <= 200)).all()
+    with pytest.raises(CegError, match="needs 'n_items'"):
+        forecast(prior_fit, dict(family=fam, benchmark="new:quiz", flop=1e23))
+    with pytest.raises(CegError, match="column 'chance'"):
+        forecast(prior_fit, dict(family=fam, benchmark="GSM8K", flop=1e23, chance=0.2))

@@ -332,8 +332,14 @@ def gather(posterior: xr.Dataset, design: Design, rows: pd.DataFrame,
     proto = _column(rows, "protocol", None)
     flop = np.array([np.nan if v is None else float(v)
                      for v in _column(rows, "log10_flop", None)], dtype=float)
-    _check_known(bench, c["benchmark"], "benchmark",
-                 "forecasts on new benchmarks are not implemented: choose one of the fit's")
+    bench_new = [b == "new" or b.startswith(NEW_ENHANCEMENT) for b in bench]
+    _check_known([b for b, nb in zip(bench, bench_new, strict=True) if not nb],
+                 c["benchmark"], "benchmark",
+                 f"choose one of the fit's, or '{NEW_ENHANCEMENT}<name>' for a benchmark drawn "
+                 "from the benchmark population")
+    if any(bench_new) and not allow_new:
+        raise CegError("a new benchmark is drawn from its population: only forecasts do that")
+    chance_given = np.array([float(v) for v in _column(rows, "chance", 0.0)], dtype=float)
     _check_known([p for p in proto if p is not None], c["protocol"], "protocol",
                  "leave it empty for the benchmark's reference source")
     new: dict[str, list[Any]] = {}
@@ -396,11 +402,23 @@ def gather(posterior: xr.Dataset, design: Design, rows: pd.DataFrame,
                            "refit it with this version of ceg")
         floor = per_bench("floor")
     else:
-        chance = design.benchmark_chance[[c["benchmark"].index(b) for b in bench]]
+        chance = np.array([chance_given[i] if nb else
+                           design.benchmark_chance[c["benchmark"].index(b)]
+                           for i, (b, nb) in enumerate(zip(bench, bench_new, strict=True))])
         floor = np.broadcast_to(chance if mode == "chance" else 0.0 * chance,
                                 (n, n_rows)).astype(float)
     kappa = per_bench("concentration") if "concentration" in posterior else np.full(
         (n, n_rows), np.inf)
+    if any(bench_new):
+        keys: dict[str, float] = {}
+        for b, nb, ch in zip(bench, bench_new, chance_given, strict=True):
+            if nb and keys.setdefault(b, ch) != ch:
+                raise CegError(f"new benchmark {b!r} is given two chance levels "
+                               f"({keys[b]:g} and {ch:g}); give it one")
+        new["benchmark"] = [(b, ch) if nb else None
+                            for b, nb, ch in zip(bench, bench_new, chance_given, strict=True)]
+        if "concentration" not in posterior:
+            kappa[:, bench_new] = np.inf
 
     # Logit offsets: a family's benchmark profile, a (model, benchmark) residual.
     fb = [f"{f}{SEP}{b}" for f, b in zip(fam, bench, strict=True)]
@@ -506,7 +524,8 @@ def _population_sd(posterior: xr.Dataset, name: str, n: int) -> np.ndarray:
 
 
 def draw_new(params: RowParameters, posterior: xr.Dataset, design: Design,
-             rng: np.random.Generator) -> RowParameters:
+             rng: np.random.Generator, structure: Structure | None = None,
+             x_ref: float | None = None) -> RowParameters:
     r"""Return ``params`` with every new unit drawn from its population, once per draw and unit.
 
     - a new family: :func:`new_family_effects`;
@@ -516,7 +535,14 @@ def draw_new(params: RowParameters, posterior: xr.Dataset, design: Design,
     - a new enhancement of category :math:`k`: :math:`a \sim N(\mu_k, \sigma_a)`,
       :math:`\gamma \sim N(\gamma_0, \sigma_\gamma)` where the model has
       scale slopes; any enhancement on a benchmark it was not measured on:
-      :math:`u \sim N(0, \sigma_u)`.
+      :math:`u \sim N(0, \sigma_u)`;
+    - a new benchmark (``new:<name>``, with its chance level): its logit at
+      ``x_ref`` :math:`\sim N(\mu_\ell, \sigma_\ell)`, its log slope from
+      the slope population (normal or Student-t as the spec says), its
+      log concentration :math:`\sim N(\mu_\kappa, \sigma_\kappa)` (the
+      global one, or none for a binomial), a learned floor
+      :math:`c\,\operatorname{logistic}(N(\mu_\psi, \sigma_\psi))`; no
+      protocol offset.
 
     Rows with the same key share a draw (two rows of one new model share
     its effect). A model without a term draws 0 for it.
@@ -529,17 +555,25 @@ def draw_new(params: RowParameters, posterior: xr.Dataset, design: Design,
         The fit's posterior and design.
     rng
         Random generator (draws are made in a fixed order).
+    structure, x_ref
+        The spec's structure and reference compute: needed for new benchmarks.
 
     Returns
     -------
     RowParameters
         A copy with no NaN left and ``new`` empty.
+
+    Raises
+    ------
+    CegError
+        If there are new benchmarks and no structure or ``x_ref``.
     """
     n = params.x.shape[0]
     out = replace(params, new={})
     arrays = {k: getattr(params, k).copy() for k in
               ("family_effect", "model_effect", "family_benchmark", "residual",
-               "intercept", "deviation", "scale_slope")}
+               "intercept", "deviation", "scale_slope", "midpoint", "slope", "floor",
+               "concentration")}
 
     def per_key(keys: list[Any], draw: Any) -> np.ndarray:
         """Return (sample, row) draws, one per distinct key (NaN where the key is None)."""
@@ -596,9 +630,53 @@ def draw_new(params: RowParameters, posterior: xr.Dataset, design: Design,
                 if key not in drawn_u:
                     drawn_u[key] = sd_u * rng.standard_normal(n)
                 arrays["deviation"][:, i, j] = drawn_u[key]
+    if "benchmark" in params.new:
+        if structure is None or x_ref is None:
+            raise CegError("drawing a new benchmark needs the spec's structure and x_ref")
+        _draw_benchmarks(params.new["benchmark"], arrays, posterior, structure, x_ref, rng, n)
     for k, v in arrays.items():
         setattr(out, k, v)
     return out
+
+
+def _draw_benchmarks(keys: list[Any], arrays: dict[str, np.ndarray], posterior: xr.Dataset,
+                     structure: Structure, x_ref: float, rng: np.random.Generator,
+                     n: int) -> None:
+    """Fill the curve, floor and concentration of new benchmarks with population draws."""
+    def scalar(name: str) -> np.ndarray:
+        v = _scalar(posterior, name)
+        if v is None:
+            raise CegError(f"the posterior lacks {name!r}, the benchmark population a new "
+                           "benchmark is drawn from: use a fit made by 'ceg fit'")
+        return v
+
+    nu = structure.slope_population_nu if structure.slope_population == "student_t" else None
+    drawn: dict[str, tuple[np.ndarray, ...]] = {}
+    for i, key in enumerate(keys):
+        if key is None:
+            continue
+        label, chance = key
+        if label not in drawn:
+            logit_ref = scalar("logit_ref_mean") + scalar("logit_ref_sd") * rng.standard_normal(n)
+            z = rng.standard_t(nu, n) if nu is not None else rng.standard_normal(n)
+            slope = np.exp(scalar("log_slope_mean") + scalar("log_slope_sd") * z)
+            midpoint = x_ref - logit_ref / slope
+            if structure.likelihood != "beta_binomial":
+                kappa = np.full(n, np.inf)
+            elif structure.concentration == "per_benchmark":
+                kappa = np.exp(scalar("log_concentration_mean")
+                               + scalar("log_concentration_sd") * rng.standard_normal(n))
+            else:
+                kappa = np.exp(scalar("log_concentration_mean"))
+            if structure.floor == "learned" and chance > 0:
+                floor = chance / (1 + np.exp(-(scalar("floor_logit_mean") + scalar(
+                    "floor_logit_sd") * rng.standard_normal(n))))
+            else:
+                floor = np.full(n, chance if structure.floor != "zero" else 0.0)
+            drawn[label] = (midpoint, slope, floor, kappa)
+        for name, v in zip(("midpoint", "slope", "floor", "concentration"), drawn[label],
+                           strict=True):
+            arrays[name][:, i] = v
 
 
 def typical(params: RowParameters, posterior: xr.Dataset, design: Design) -> RowParameters:

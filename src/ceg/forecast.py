@@ -15,7 +15,9 @@ own algebra):
 - ``effective_log10_flop``: effective compute :math:`\theta`;
 - ``log10_ceg`` / ``ceg``: the condition's CEG at the scenario's compute.
 
-New benchmarks are not implemented: a scenario's benchmark must be one of the fit's.
+A benchmark is one of the fit's, or ``new:<name>`` (with its ``chance``
+level and ``n_items``): its curve, noise and floor drawn from the benchmark
+populations (:func:`ceg.engine.draw_new`).
 
 Counts are drawn from the stream :func:`pymc.sample_posterior_predictive`
 uses for the model's one observed variable, so forecasting the fitted rows
@@ -51,7 +53,7 @@ DEFAULT_LEVELS = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
 QUANTITIES = ("expected_score", "score", "effective_log10_flop", "log10_ceg", "ceg")
 #: Columns a scenario file may have (``flop`` or ``log10_flop`` gives the compute).
 SCENARIO_COLUMNS = ("scenario", "family", "model", "flop", "log10_flop", "benchmark",
-                    "condition", "protocol", "n_items")
+                    "condition", "protocol", "n_items", "chance")
 #: A label that asks for a new unit (family or model): ``new`` or ``new:<name>``.
 NEW = "new"
 
@@ -79,14 +81,17 @@ def scenario_rows(fit: Fit, scenarios: pd.DataFrame | Mapping[str, Any]
         unless ``model`` names a fitted model (its fitted compute is used);
         ``condition`` defaults to ``base``; ``n_items`` to the median number
         of items of the benchmark's rows in the fit; ``scenario`` names the
-        scenario (``s1``, ``s2``, ... by default).
+        scenario (``s1``, ``s2``, ... by default). ``benchmark`` may be
+        ``new:<name>``: a benchmark drawn from the benchmark population, which
+        needs ``n_items`` and takes a ``chance`` level (0 by default).
 
     Returns
     -------
     pandas.DataFrame
         Columns ``scenario``, ``family``, ``model``, ``log10_flop`` (NaN: the
         fitted model's own), ``benchmark``, ``condition``, ``protocol``,
-        ``n_items``.
+        ``n_items``, ``chance`` (a new benchmark's; 0 for fitted ones, whose
+        own is in the fit).
 
     Raises
     ------
@@ -122,10 +127,22 @@ def scenario_rows(fit: Fit, scenarios: pd.DataFrame | Mapping[str, Any]
             raise CegError(f"{where}, column 'family': {family!r} is not a family of the fit; "
                            f"use one of {c['family']} or 'new' for a family drawn from the "
                            f"family population.{did_you_mean(family, c['family'])}")
-        if bench not in c["benchmark"]:
+        new_bench = _is_new(bench)
+        if not new_bench and bench not in c["benchmark"]:
             raise CegError(f"{where}, column 'benchmark': {bench!r} is not a benchmark of the "
-                           f"fit (new benchmarks are not implemented); use one of "
-                           f"{c['benchmark']}.{did_you_mean(bench, c['benchmark'])}")
+                           f"fit; use one of {c['benchmark']}, or 'new:<name>' (with 'chance' "
+                           f"and 'n_items') for a benchmark drawn from the benchmark "
+                           f"population.{did_you_mean(bench, c['benchmark'])}")
+        chance = 0.0
+        if not _blank(rec.get("chance")):
+            try:
+                chance = float(rec["chance"])
+            except (TypeError, ValueError):
+                chance = -1.0
+            if not (new_bench and 0 <= chance < 1):
+                raise CegError(f"{where}, column 'chance': {rec['chance']!r}: give a chance "
+                               "level in [0, 1) for a new benchmark only (a fitted one has its "
+                               "own)")
         model = "" if _blank(rec.get("model")) else str(rec["model"]).strip()
         if _is_new(model):
             model = "" if model == NEW else model
@@ -154,6 +171,8 @@ def scenario_rows(fit: Fit, scenarios: pd.DataFrame | Mapping[str, Any]
                                "e.g. 1e25) or 'log10_flop'")
             flops = [np.nan]
         n_items = rec.get("n_items")
+        if _blank(n_items) and new_bench:
+            raise CegError(f"{where}: a new benchmark needs 'n_items', its number of items")
         if _blank(n_items):
             n_items = int(np.median(fit.design.n_items[fit.design.obs_benchmark
                                                        == c["benchmark"].index(bench)]))
@@ -168,7 +187,7 @@ def scenario_rows(fit: Fit, scenarios: pd.DataFrame | Mapping[str, Any]
         for x in flops:
             out.append({"scenario": name, "family": family, "model": model, "log10_flop": x,
                         "benchmark": bench, "condition": cond, "protocol": proto,
-                        "n_items": n_items})
+                        "n_items": n_items, "chance": chance})
     return pd.DataFrame(out)
 
 
@@ -271,7 +290,7 @@ class Forecast:
         parts = []
         for k, name in enumerate(QUANTITIES):
             frame = self.rows.reset_index(drop=True)
-            frame.insert(frame.columns.get_loc("n_items") + 1, "quantity", name)
+            frame.insert(frame.columns.get_loc("chance") + 1, "quantity", name)
             frame["mean"] = self.draws[name].mean(("chain", "draw")).to_numpy()
             for i, level in enumerate(lv):
                 frame[quantile_column(level)] = q[name].to_numpy()[i]
@@ -355,7 +374,7 @@ def forecast(fit: Fit, scenarios: pd.DataFrame | Mapping[str, Any] | Iterable[Ma
     structure = fit.spec.structure
     params = engine.gather(post, fit.design, rows, structure, allow_new=True)
     rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
-    params = engine.draw_new(params, post, fit.design, rng)
+    params = engine.draw_new(params, post, fit.design, rng, structure, fit.spec.x_ref)
     out = engine.evaluate(params, structure, fit.spec.x_ref)
     p = out["p"].to_numpy().reshape(-1, len(rows))
     kappa = out["concentration"].to_numpy().reshape(-1, len(rows))

@@ -63,7 +63,8 @@ def forecast_cmd(
         "--family", help="A fitted family, or 'new' for one drawn from the family "
                          "population.")] = None,
     benchmark: Annotated[str | None, typer.Option(
-        "--benchmark", help="A fitted benchmark.")] = None,
+        "--benchmark", help="A fitted benchmark, or new:NAME for one drawn from the "
+                            "benchmark population (give --n-items, --chance).")] = None,
     model: Annotated[str | None, typer.Option(
         "--model", help="A fitted model of the family (its fitted compute unless --flop); "
                         "default: a new model of the family, its own effects drawn.")] = None,
@@ -77,7 +78,10 @@ def forecast_cmd(
                             "one scenario each; default base).")] = None,
     n_items: Annotated[int | None, typer.Option(
         "--n-items", help="Items of the score draws (default: the benchmark's in the "
-                          "fit).")] = None,
+                          "fit; required for a new benchmark).")] = None,
+    chance: Annotated[float | None, typer.Option(
+        "--chance", help="Chance level of a new benchmark (--benchmark new:NAME); "
+                         "default 0.")] = None,
     scenarios: Annotated[Path | None, typer.Option(
         "--scenarios", help="A scenario CSV (columns scenario, family, model, flop or "
                             "log10_flop, benchmark, condition, protocol, n_items) instead of "
@@ -107,7 +111,7 @@ def forecast_cmd(
         given = [n for n, v in (("--family", family), ("--benchmark", benchmark),
                                 ("--model", model), ("--flop", flop),
                                 ("--flop-grid", flop_grid), ("--condition", condition),
-                                ("--n-items", n_items)) if v]
+                                ("--n-items", n_items), ("--chance", chance)) if v]
         if given:
             raise CegError(f"--scenarios gives every scenario; leave out {', '.join(given)}")
     else:
@@ -125,7 +129,8 @@ def forecast_cmd(
     else:
         computes = _grid(flop_grid) if flop_grid else (list(flop) if flop else None)
         rows = [{"scenario": cond, "family": family, "model": model, "flop": computes,
-                 "benchmark": benchmark, "condition": cond, "n_items": n_items}
+                 "benchmark": benchmark, "condition": cond, "n_items": n_items,
+                 "chance": chance}
                 for cond in (condition or ["base"])]
     result = load_fit(fit)
     fc = forecast(result, rows, seed=seed, max_draws=max_draws)

@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ceg.curve import shift, success_probability
+from ceg.curve import _sigmoid, shift, success_probability
 from ceg.design import SEP, Design
 from ceg.errors import CegError, did_you_mean
 from ceg.spec import Structure
@@ -55,6 +55,45 @@ NEW_ENHANCEMENT = "new:"
 ROW_COLUMNS = ("family", "model", "log10_flop", "benchmark", "condition", "protocol")
 
 # ------------------------------------------------------------------ primitives
+
+
+def curve_midpoint(logit_at_ref: Any, slope: Any, x_ref: Any = 0.0) -> Any:
+    """Return a benchmark curve's midpoint from its logit at ``x_ref`` and its slope.
+
+    Parameters
+    ----------
+    logit_at_ref
+        The curve's logit (above the floor) at ``x_ref``.
+    slope
+        Logits per decade.
+    x_ref
+        Reference compute (0 for decades from it).
+
+    Returns
+    -------
+    array
+        ``x_ref - logit_at_ref / slope``.
+    """
+    return x_ref - logit_at_ref / slope
+
+
+def learned_floor(chance: Any, floor_logit: Any, lib: ModuleType = np) -> Any:
+    r"""Return a learned floor in [0, chance]: ``chance * logistic(floor_logit)``.
+
+    Parameters
+    ----------
+    chance
+        The benchmark's chance level.
+    floor_logit
+        :math:`\psi_b`, drawn from :math:`N(\mu_\psi, \sigma_\psi)`.
+    lib
+        ``numpy`` or ``pytensor.tensor``.
+
+    Returns
+    -------
+    array
+    """
+    return chance * _sigmoid(floor_logit, lib)
 
 
 def model_compute(x: Any, family_effect: Any, model_effect: Any) -> Any:
@@ -660,7 +699,7 @@ def _draw_benchmarks(keys: list[Any], arrays: dict[str, np.ndarray], posterior: 
             logit_ref = scalar("logit_ref_mean") + scalar("logit_ref_sd") * rng.standard_normal(n)
             z = rng.standard_t(nu, n) if nu is not None else rng.standard_normal(n)
             slope = np.exp(scalar("log_slope_mean") + scalar("log_slope_sd") * z)
-            midpoint = x_ref - logit_ref / slope
+            midpoint = curve_midpoint(logit_ref, slope, x_ref)
             if structure.likelihood != "beta_binomial":
                 kappa = np.full(n, np.inf)
             elif structure.concentration == "per_benchmark":
@@ -669,8 +708,8 @@ def _draw_benchmarks(keys: list[Any], arrays: dict[str, np.ndarray], posterior: 
             else:
                 kappa = np.exp(scalar("log_concentration_mean"))
             if structure.floor == "learned" and chance > 0:
-                floor = chance / (1 + np.exp(-(scalar("floor_logit_mean") + scalar(
-                    "floor_logit_sd") * rng.standard_normal(n))))
+                floor = learned_floor(chance, scalar("floor_logit_mean") + scalar(
+                    "floor_logit_sd") * rng.standard_normal(n))
             else:
                 floor = np.full(n, chance if structure.floor != "zero" else 0.0)
             drawn[label] = (midpoint, slope, floor, kappa)

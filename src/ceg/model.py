@@ -190,7 +190,7 @@ def build_model(spec: ModelSpec, design: Design,
             logit_ref = _pooled(spec, "logit_at_ref", "logit_ref_mean", "logit_ref_sd",
                                 "benchmark", n_bench)
         logit_ref = pm.Deterministic("logit_at_ref", logit_ref, dims="benchmark")
-        midpoint_c = -logit_ref / slope
+        midpoint_c = engine.curve_midpoint(logit_ref, slope)
         pm.Deterministic("midpoint", midpoint_c + x_ref, dims="benchmark")
         if s.likelihood == "beta_binomial":
             if s.concentration == "per_benchmark":
@@ -284,7 +284,7 @@ def _floor(spec: ModelSpec, design: Design) -> pt.TensorVariable:
     if "floored_benchmark" not in model.coords:
         model.add_coord("floored_benchmark", [design.coords["benchmark"][i] for i in has])
     z = pm.Normal("floor_logit_z", 0.0, 1.0, dims="floored_benchmark")
-    return pt.set_subtensor(out[has], chance[has] * pt.sigmoid(mean + sd * z))
+    return pt.set_subtensor(out[has], engine.learned_floor(chance[has], mean + sd * z, lib=pt))
 
 
 def _ability_offsets(spec: ModelSpec, design: Design) -> pt.TensorVariable | float:

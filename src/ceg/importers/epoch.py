@@ -426,7 +426,8 @@ def import_epoch(
         the table fails validation.
     """
     if distilled not in ("widen", "exclude", "keep"):
-        raise DataError(f"distilled must be 'widen', 'exclude' or 'keep', not {distilled!r}")
+        raise DataError(f"distilled must be 'widen', 'exclude' or 'keep', not {distilled!r}",
+                        source="import_epoch")
     directory = Path(directory)
     notable_path = Path(notable) if notable is not None else directory / NOTABLE_FILE
     if notable is not None and not notable_path.is_file():

@@ -211,3 +211,14 @@ def test_a_new_benchmark_draws_its_curve_from_the_benchmark_population(prior_fit
         forecast(prior_fit, dict(family=fam, benchmark="new:quiz", flop=1e23))
     with pytest.raises(CegError, match="column 'chance'"):
         forecast(prior_fit, dict(family=fam, benchmark="GSM8K", flop=1e23, chance=0.2))
+
+
+def test_the_package_forecast_is_the_function(prior_fit):
+    import ceg
+    import ceg.forecast as module
+
+    fam = prior_fit.design.coords["family"][0]
+    scenario = dict(family=fam, benchmark="GSM8K", flop=1e23)
+    a = ceg.forecast(prior_fit, scenario, seed=1).draws["n_correct"]
+    b = module.forecast(prior_fit, scenario, seed=1).draws["n_correct"]
+    np.testing.assert_array_equal(a, b)

@@ -41,7 +41,6 @@ import pandas as pd
 import xarray as xr
 
 from ceg import derived
-from ceg.curve import shift
 from ceg.design import Design
 from ceg.registry import Registries
 from ceg.sensitivity.grid import Grid, Variant, load_grid, variant_table
@@ -118,9 +117,10 @@ def ceg_at(draws: xr.Dataset, x_ref: float, at: float = ESTIMAND_FLOP
         :math:`a_e + \gamma_e (at - x_{ref})` (dim ``enhancement``) and
         :math:`\mu_k + \gamma_0 (at - x_{ref})` (dim ``category``).
     """
-    enh = shift(draws["shift_intercept"], 0.0, draws["shift_scale_slope"], at, x_ref)
-    g0 = draws["slope_mean"] if "slope_mean" in draws else 0.0
-    cat = shift(draws["category_mean"], 0.0, g0, at, x_ref)
+    from ceg import engine
+
+    enh = engine.enhancement_log10_ceg(draws, x_ref, at)
+    cat = engine.category_log10_ceg(draws, x_ref, at)
     return enh.rename("log10_ceg"), cat.rename("log10_ceg")
 
 

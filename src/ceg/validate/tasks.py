@@ -60,7 +60,12 @@ def run_tasks(executor: Any, keys: Sequence[Any], task: Callable[..., dict[str, 
     except ImportError:  # pragma: no cover - distributed is a dependency
         Client = None  # noqa: N806
     if Client is not None and isinstance(executor, Client):
-        scattered = executor.scatter(list(shared), broadcast=True) if shared else []
+        # hash=False: a fresh key per run. With content-hashed keys a resumed run scatters
+        # the same key the interrupted run is still releasing, and the scheduler may drop
+        # it under the new tasks ("cancelled for reason: lost dependencies", seen in the
+        # interrupted-and-resumed sweep test).
+        scattered = (executor.scatter(list(shared), broadcast=True, hash=False)
+                     if shared else [])
         futures = {executor.submit(task, key, *scattered, *extra, pure=False): key
                    for key in keys}
         completed: Iterable[Any] = dask_completed(list(futures))

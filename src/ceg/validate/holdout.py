@@ -18,7 +18,6 @@ training models of all families together.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 import warnings
@@ -31,7 +30,6 @@ import pandas as pd
 
 from ceg.design import Design, make_design
 from ceg.errors import CegError
-from ceg.files import write_text_atomic
 from ceg.registry import Registries
 from ceg.spec import ModelSpec, SamplerName
 from ceg.validate.scores import (
@@ -39,8 +37,8 @@ from ceg.validate.scores import (
     add_groups,
     log_predictive_density,
     score_predictions,
-    split_coverages,
     summarise_predictions,
+    write_prediction_report,
 )
 
 #: The ObsScaling split (Ruan et al. 2024): Llama-2-7B's 6 N D = 6 x 7e9 x 2e12 FLOP.
@@ -351,17 +349,8 @@ class HoldoutResult:
         pathlib.Path
             The markdown file.
         """
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(folder / "holdout_predictions.csv", self.predictions.to_csv(
-            index=False, float_format="%.5g", lineterminator="\n"))
-        payload = {"settings": self.settings, "command": command,
-                   "coverage": split_coverages(self.summary),
-                   "summary": json.loads(self.summary.reset_index().to_json(orient="records"))}
-        write_text_atomic(folder / "holdout.json", json.dumps(payload, indent=1) + "\n")
-        md = folder / "holdout.md"
-        write_text_atomic(md, self.markdown(command) + "\n")
-        return md
+        return write_prediction_report(folder, "holdout", self.predictions, self.summary,
+                                       self.settings, command, self.markdown(command))
 
 
 def _md(frame: pd.DataFrame) -> str:

@@ -26,7 +26,7 @@ from ceg.errors import CegError
 from ceg.files import write_text_atomic
 from ceg.registry import Registries
 from ceg.spec import ModelSpec, SamplerName
-from ceg.validate.scores import split_coverages, summarise_predictions
+from ceg.validate.scores import summarise_predictions, write_prediction_report
 
 
 def model_folds(table: pd.DataFrame, n_folds: int, seed: int) -> np.ndarray:
@@ -111,17 +111,8 @@ class KFoldResult:
 
     def write(self, folder: Path | str, command: str | None = None) -> Path:
         """Write ``kfold.md``, ``kfold.json`` and ``kfold_predictions.csv`` into ``folder``."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(folder / "kfold_predictions.csv", self.predictions.to_csv(
-            index=False, float_format="%.5g", lineterminator="\n"))
-        payload = {"settings": self.settings, "command": command,
-                   "coverage": split_coverages(self.summary),
-                   "summary": json.loads(self.summary.reset_index().to_json(orient="records"))}
-        write_text_atomic(folder / "kfold.json", json.dumps(payload, indent=1) + "\n")
-        md = folder / "kfold.md"
-        write_text_atomic(md, self.markdown(command) + "\n")
-        return md
+        return write_prediction_report(folder, "kfold", self.predictions, self.summary,
+                                       self.settings, command, self.markdown(command))
 
 
 def kfold(table: pd.DataFrame, spec: ModelSpec | str = "default", n_folds: int = 10, *,

@@ -12,9 +12,15 @@ forecaster needs to know whether the intervals hold.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from scipy.special import logsumexp
+
+from ceg.files import write_text_atomic
 
 #: Central predictive intervals whose coverage is reported.
 LEVELS = (0.5, 0.9)
@@ -210,6 +216,42 @@ def split_coverages(summary: pd.DataFrame) -> dict[str, dict[str, float]]:
             for k, g in keys.items() if g in summary.index}
 
 
+def write_prediction_report(folder: Path | str, stem: str, predictions: pd.DataFrame,
+                            summary: pd.DataFrame, settings: dict[str, Any],
+                            command: str | None, markdown: str) -> Path:
+    """Write ``<stem>_predictions.csv``, ``<stem>.json`` and ``<stem>.md`` into ``folder``.
+
+    Parameters
+    ----------
+    folder
+        Destination (created).
+    stem
+        File name stem (``holdout``, ``kfold``).
+    predictions, summary, settings
+        The check's per-row predictions, their summary and its settings.
+    command
+        The command that made it (stored in the JSON).
+    markdown
+        The report's markdown text.
+
+    Returns
+    -------
+    pathlib.Path
+        The markdown file.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(folder / f"{stem}_predictions.csv", predictions.to_csv(
+        index=False, float_format="%.5g", lineterminator="\n"))
+    payload = {"settings": settings, "command": command,
+               "coverage": split_coverages(summary),
+               "summary": json.loads(summary.reset_index().to_json(orient="records"))}
+    write_text_atomic(folder / f"{stem}.json", json.dumps(payload, indent=1) + "\n")
+    md = folder / f"{stem}.md"
+    write_text_atomic(md, markdown + "\n")
+    return md
+
+
 __all__ = ["ABOVE_FLOOR_BINS", "LEVELS", "TRAINING_MODEL_BINS", "add_groups",
            "log_predictive_density", "score_predictions", "split_coverages",
-           "summarise_predictions"]
+           "summarise_predictions", "write_prediction_report"]

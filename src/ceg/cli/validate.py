@@ -37,6 +37,13 @@ app = typer.Typer(help="Check the posteriors: SBC, held-out prediction, predicti
 ModelOpt = Annotated[str | None, typer.Option(
     "--model", help="Model spec: a name in models/ or a path to a .toml file "
                     "(default: default).")]
+#: Sampler settings that override the spec's, shared by the commands that fit (holdout, kfold).
+TuneOpt = Annotated[int | None, typer.Option(
+    "--tune", min=1, help="Tuning steps per chain (default: the spec's).")]
+ChainsOpt = Annotated[int | None, typer.Option(
+    "--chains", min=1, help="Number of chains (default: the spec's).")]
+SamplerOpt = Annotated[Sampler | None, typer.Option(  # type: ignore[valid-type]
+    "--sampler", help="NUTS implementation (default: the spec's).", case_sensitive=False)]
 #: The option's earlier name, still read so that recorded commands rerun; not shown.
 SpecAlias = Annotated[str | None, typer.Option(
     "--spec", hidden=True, help="Deprecated name of --model.")]
@@ -227,15 +234,11 @@ def holdout_cmd(
     draws: Annotated[int | None, typer.Option(
         "--draws", min=1, help="Draws per chain of the training fit (default: the spec's).")
     ] = None,
-    tune: Annotated[int | None, typer.Option(
-        "--tune", min=1, help="Tuning steps per chain (default: the spec's).")] = None,
-    chains: Annotated[int | None, typer.Option(
-        "--chains", min=1, help="Number of chains (default: the spec's).")] = None,
+    tune: TuneOpt = None,
+    chains: ChainsOpt = None,
     seed: Annotated[int | None, typer.Option(
         "--seed", help="Integer seed of the sampler (default: the spec's).")] = None,
-    sampler: Annotated[Sampler | None, typer.Option(  # type: ignore[valid-type]
-        "--sampler", help="NUTS implementation (default: the spec's).",
-        case_sensitive=False)] = None,
+    sampler: SamplerOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="Hide the progress bar.")] = False,
     save_fit: Annotated[Path | None, typer.Option(
         "--save-fit", help="Also write the training fit's InferenceData (NetCDF) here, to "
@@ -288,16 +291,12 @@ def kfold_cmd(
     draws: Annotated[int | None, typer.Option(
         "--draws", min=1, help="Draws per chain of each fold's fit (default: the spec's).")
     ] = None,
-    tune: Annotated[int | None, typer.Option(
-        "--tune", min=1, help="Tuning steps per chain (default: the spec's).")] = None,
-    chains: Annotated[int | None, typer.Option(
-        "--chains", min=1, help="Number of chains (default: the spec's).")] = None,
+    tune: TuneOpt = None,
+    chains: ChainsOpt = None,
     seed: Annotated[int | None, typer.Option(
         "--seed", help="Integer seed of the sampler; fold k uses seed + k "
                        "(default: the spec's).")] = None,
-    sampler: Annotated[Sampler | None, typer.Option(  # type: ignore[valid-type]
-        "--sampler", help="NUTS implementation (default: the spec's).",
-        case_sensitive=False)] = None,
+    sampler: SamplerOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="Hide the progress bar.")] = False,
 ) -> None:
     """Leave whole models out, K folds: predict each model from a fit to the others."""

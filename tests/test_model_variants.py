@@ -27,6 +27,12 @@ def design():
     return make_design(small_table(), ceg.load_registries())
 
 
+def _at_point(model, outputs, point):
+    """Evaluate deterministics at a point of the value variables (not at random draws)."""
+    outs = model.replace_rvs_by_values(list(outputs))
+    return model.compile_fn(outs, inputs=model.value_vars, on_unused_input="ignore")(point)
+
+
 def _loglik(model, point):
     fn = model.compile_fn(model.logp(vars=model.observed_RVs, sum=False)[0],
                           inputs=model.value_vars, on_unused_input="ignore")
@@ -81,9 +87,8 @@ def test_profiles_and_residuals_are_centred_within_their_family_and_model(design
     rng = np.random.default_rng(5)
     for k in point:
         point[k] = point[k] + rng.normal(0, 1, np.shape(point[k]))
-    fn = model.compile_fn([model["family_benchmark_effect"], model["ability_residual"]],
-                          inputs=model.value_vars, on_unused_input="ignore")
-    phi, r = fn(point)
+    phi, r = _at_point(model, [model["family_benchmark_effect"], model["ability_residual"]],
+                       point)
     fam = [lab.rsplit("|", 1)[0] for lab in design.coords["family_benchmark"]]
     mod = [lab.rsplit("|", 1)[0] for lab in design.coords["model_benchmark"]]
     assert np.abs(pd.Series(phi).groupby(fam).mean()).max() < 1e-10
@@ -135,3 +140,110 @@ def test_each_switch_alone_builds_with_a_finite_gradient(design, switch, value):
     ip = model.initial_point()
     assert np.isfinite(model.compile_logp()(ip))
     assert np.isfinite(model.compile_dlogp()(ip)).all()
+
+
+# ------------------------------------------------------------ the slope cap
+
+
+def test_the_slope_cap_is_the_exponential_well_below_it_and_never_exceeded():
+    import pytensor.tensor as pt
+
+    from ceg.engine import benchmark_slope
+
+    log_slope = np.linspace(-6.0, 12.0, 200)
+    capped = benchmark_slope(log_slope, 16.0)
+    assert (capped < 16.0).all() and (np.diff(capped) > 0).all()
+    low = log_slope < np.log(16.0) - 4.0  # softplus(-4) = 0.018: within 2% of exp
+    np.testing.assert_allclose(capped[low], np.exp(log_slope[low]), rtol=0.02)
+    assert capped[-1] > 15.99  # and it does approach the cap
+    np.testing.assert_array_equal(benchmark_slope(log_slope, None), np.exp(log_slope))
+    tensor = benchmark_slope(pt.as_tensor_variable(log_slope), 16.0, pt).eval()
+    np.testing.assert_allclose(tensor, capped, rtol=1e-12)
+
+
+def test_slope_max_is_read_checked_and_left_out_of_digests_when_unset():
+    default = ModelSpec.load("default")
+    assert "slope_max" not in default.to_dict()["structure"]
+    data = default.to_dict()
+    data["structure"]["slope_max"] = 16
+    capped = ModelSpec.from_dict(data, "x.toml")
+    assert capped.structure.slope_max == 16.0
+    assert capped.digest() != default.digest()
+    assert ModelSpec.from_dict(capped.to_dict(), "y.toml").structure == capped.structure
+    for bad in ("steep", 0, -1.0, True):
+        data["structure"]["slope_max"] = bad
+        with pytest.raises(SpecError, match="slope_max"):
+            ModelSpec.from_dict(data, "x.toml")
+
+
+def test_the_builder_caps_the_slope_the_likelihood_sees(design):
+    default = ModelSpec.load("default")
+    spec = dataclasses.replace(default, structure=dataclasses.replace(
+        default.structure, slope_max=4.0))
+    model = build_model(spec, design)
+    point = model.initial_point()
+    name = "log_slope_centred"  # the default spec samples benchmark log slopes centred
+    point[name] = np.full_like(point[name], 5.0)  # exp(5) = 148 logits per decade uncapped
+    (slope,) = _at_point(model, [model["slope"]], point)
+    from ceg.engine import benchmark_slope
+
+    assert (slope < 4.0).all()
+    np.testing.assert_allclose(slope, benchmark_slope(np.full_like(slope, 5.0), 4.0), rtol=1e-12)
+
+
+# ---------------------------------------- masked fits with families without data
+
+
+def _masked_family(design, family):
+    return design.table["family"].to_numpy() == family
+
+
+def test_a_family_without_training_rows_is_sampled_apart_from_the_zero_sum(design):
+    spec = ModelSpec.load("profiles")
+    held_out = _masked_family(design, "UL2")
+    from ceg.model import data_free_families
+
+    assert [design.coords["family"][i] for i in data_free_families(design, held_out)] == ["UL2"]
+    assert len(data_free_families(design, None)) == 0
+    model = build_model(spec, design, held_out=held_out)
+    names = {v.name for v in model.free_RVs}
+    assert {"family_effect_with_data_centred", "family_effect_without_data_z"} <= names
+    assert "family_effect_centred" not in names
+    assert model.coords["family_without_data"] == ("UL2",)
+    point = model.initial_point()
+    rng = np.random.default_rng(2)
+    point = {k: v + rng.normal(0, 0.5, np.shape(v)) for k, v in point.items()}
+    (effect,) = _at_point(model, [model["family_effect"]], point)
+    with_data = [i for i, f in enumerate(design.coords["family"]) if f != "UL2"]
+    assert abs(effect[with_data].sum()) < 1e-10
+    assert abs(effect[design.coords["family"].index("UL2")]) > 1e-6
+    # The training rows' likelihood does not depend on a data-free family's effect:
+    # the anchored benchmark logits count the training rows' families only.
+    moved = dict(point)
+    moved["family_effect_without_data_z"] = point["family_effect_without_data_z"] + 3.0
+    np.testing.assert_allclose(_loglik(model, moved), _loglik(model, point), rtol=1e-12)
+    # unmasked, the same spec keeps one zero sum over all families
+    assert "family_effect_centred" in {v.name for v in build_model(spec, design).free_RVs}
+
+
+def test_a_masked_posterior_feeds_the_unmasked_model_after_new_family_draws(design):
+    import arviz as az
+    import xarray as xr
+
+    from ceg.model import reanchor
+    from ceg.validate.holdout import predictive_counts, with_new_family_effects
+
+    spec = ModelSpec.load("profiles")
+    held_out = _masked_family(design, "UL2")
+    masked = build_model(spec, design, held_out=held_out)
+    prior = pm.sample_prior_predictive(draws=8, model=masked, random_seed=4)
+    post = prior.prior.drop_vars([v for v in prior.prior.data_vars
+                                  if v not in {x.name for x in masked.free_RVs}
+                                  | {d.name for d in masked.deterministics}])
+    post = reanchor(with_new_family_effects(post, ["UL2"], seed=1), spec, design)
+    assert "family_effect_centred" in post
+    xr.testing.assert_allclose(post["family_effect_centred"], post["family_effect"].rename(
+        "family_effect_centred"))
+    counts = predictive_counts(az.InferenceData(posterior=post), spec, design, seed=3)
+    assert counts.shape == (8, design.n_obs)
+    assert ((counts >= 0) & (counts <= design.n_items[None, :])).all()

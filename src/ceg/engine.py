@@ -77,6 +77,41 @@ def curve_midpoint(logit_at_ref: Any, slope: Any, x_ref: Any = 0.0) -> Any:
     return x_ref - logit_at_ref / slope
 
 
+def benchmark_slope(log_slope: Any, slope_max: float | None, lib: ModuleType = np) -> Any:
+    r"""Return a benchmark's slope (logits per decade) from its population draw.
+
+    Without a cap, :math:`\alpha_b = \exp(\lambda_b)`. With
+    ``structure.slope_max`` :math:`A`, a soft upper bound:
+    :math:`\log\alpha_b = \log A - \operatorname{softplus}(\log A - \lambda_b)`,
+    which is :math:`\lambda_b` well below :math:`\log A` and tends to
+    :math:`\log A` above it. Slopes steeper than the spacing of the measured
+    model sizes are not identified (any step between two adjacent sizes fits
+    alike); a heavy-tailed population then let one chain of the held-out fit
+    put a slope of 32 where the others had 6--8 (docs/model.md, "Structural
+    variants").
+
+    Parameters
+    ----------
+    log_slope
+        :math:`\lambda_b`, drawn from the slope population.
+    slope_max
+        The cap :math:`A` in logits per decade, or ``None`` for no cap.
+    lib
+        ``numpy`` or ``pytensor.tensor``.
+
+    Returns
+    -------
+    array or tensor
+        :math:`\alpha_b`, positive and below ``slope_max``.
+    """
+    if slope_max is None:
+        return lib.exp(log_slope)
+    log_max = float(np.log(slope_max))
+    gap = log_max - log_slope
+    softplus = np.logaddexp(0.0, gap) if lib is np else lib.softplus(gap)
+    return lib.exp(log_max - softplus)
+
+
 def learned_floor(chance: Any, floor_logit: Any, lib: ModuleType = np) -> Any:
     r"""Return a learned floor in [0, chance]: ``chance * logistic(floor_logit)``.
 
@@ -698,7 +733,8 @@ def _draw_benchmarks(keys: list[Any], arrays: dict[str, np.ndarray], posterior: 
         if label not in drawn:
             logit_ref = scalar("logit_ref_mean") + scalar("logit_ref_sd") * rng.standard_normal(n)
             z = rng.standard_t(nu, n) if nu is not None else rng.standard_normal(n)
-            slope = np.exp(scalar("log_slope_mean") + scalar("log_slope_sd") * z)
+            slope = benchmark_slope(scalar("log_slope_mean") + scalar("log_slope_sd") * z,
+                                    structure.slope_max)
             midpoint = curve_midpoint(logit_ref, slope, x_ref)
             if structure.likelihood != "beta_binomial":
                 kappa = np.full(n, np.inf)

@@ -136,9 +136,14 @@ def build_model(spec: ModelSpec, design: Design,
     n_bench, n_enh, n_eb = len(c["benchmark"]), len(c["enhancement"]), len(
         c["enhancement_benchmark"])
     with pm.Model(coords=c) as model:
+        training_rows = None if held_out is None else _training_rows(design, held_out)
         if s.family_effects and len(c["family"]) > 1:
             fam_sd = _prior(spec, "family_sd")
-            if "family_effect" in s.centred_effects:
+            centred = "family_effect" in s.centred_effects
+            data_free = data_free_families(design, held_out)
+            if 0 < len(data_free) < len(c["family"]) - 1:
+                fam = _family_effects_with_data_free(model, design, data_free, fam_sd, centred)
+            elif centred:
                 fam = pm.ZeroSumNormal("family_effect_centred", sigma=fam_sd, dims="family")
             else:
                 fam = fam_sd * pm.ZeroSumNormal("family_effect_z", sigma=1.0, dims="family")
@@ -180,12 +185,12 @@ def build_model(spec: ModelSpec, design: Design,
 
         # The curve is parameterised by its logit at x_ref and its slope, which the
         # data pin down nearly independently; the midpoint is derived from them.
-        slope = pm.Deterministic("slope", pt.exp(_pooled(
+        slope = pm.Deterministic("slope", engine.benchmark_slope(_pooled(
             spec, "log_slope", "log_slope_mean", "log_slope_sd", "benchmark", n_bench,
             student_t_nu=(s.slope_population_nu if s.slope_population == "student_t"
-                          else None))), dims="benchmark")
+                          else None)), s.slope_max, pt), dims="benchmark")
         if s.anchor_family_effects and "logit_at_ref" in s.centred_effects:
-            logit_ref = _anchored_logit_at_ref(spec, design, fam, slope)
+            logit_ref = _anchored_logit_at_ref(spec, design, fam, slope, training_rows)
         else:
             logit_ref = _pooled(spec, "logit_at_ref", "logit_ref_mean", "logit_ref_sd",
                                 "benchmark", n_bench)
@@ -249,7 +254,7 @@ def build_model(spec: ModelSpec, design: Design,
         n_correct = pm.Data("n_correct_data", design.n_correct, dims="observation")
         obs_dim = "observation"
         if held_out is not None:
-            rows = _training_rows(design, held_out)
+            rows = training_rows
             model.add_coord("training_observation", [c["observation"][i] for i in rows])
             p, b, n_items, n_correct = p[rows], b[rows], n_items[rows], n_correct[rows]
             obs_dim = "training_observation"
@@ -259,6 +264,61 @@ def build_model(spec: ModelSpec, design: Design,
         else:
             pm.Binomial("n_correct", n=n_items, p=p, observed=n_correct, dims=obs_dim)
     return model
+
+
+def data_free_families(design: Design, held_out: np.ndarray | None) -> np.ndarray:
+    """Return the indices of the families all of whose rows are held out.
+
+    Parameters
+    ----------
+    design
+        Coordinates and index arrays of the evaluation table.
+    held_out
+        Boolean mask of the held-out rows, or ``None`` (nothing held out).
+
+    Returns
+    -------
+    numpy.ndarray
+        Sorted family indices; empty when nothing is held out.
+    """
+    if held_out is None:
+        return np.array([], dtype=int)
+    kept = np.zeros(len(design.coords["family"]), bool)
+    kept[design.model_family[design.obs_model[_training_rows(design, held_out)]]] = True
+    return np.flatnonzero(~kept)
+
+
+def _family_effects_with_data_free(model: pm.Model, design: Design, data_free: np.ndarray,
+                                   family_sd: pt.TensorVariable,
+                                   centred: bool) -> pt.TensorVariable:
+    """Family effects of a masked fit where some families have no training row.
+
+    In one zero-sum vector over all families, the effects of families without
+    data are pinned only by the sum and the prior: centred, each is a funnel
+    against ``family_sd`` (on the ObsScaling split, seven such families left
+    R-hat 1.48 on ``family_sd``). Here the families with data sum to zero
+    among themselves (centred or not, as the spec says) and each data-free
+    family is ``family_sd * z`` with ``z ~ N(0, 1)``, non-centred, where the
+    prior alone moves it. Held-out prediction replaces these effects by draws
+    of a new family anyway (:func:`ceg.validate.holdout.with_new_family_effects`),
+    and with the common level of the families with data at zero those draws
+    are the same as under the unmasked model's zero sum.
+    """
+    families = design.coords["family"]
+    seen = np.setdiff1d(np.arange(len(families)), data_free)
+    model.add_coord("family_with_data", [families[i] for i in seen])
+    model.add_coord("family_without_data", [families[i] for i in data_free])
+    if centred:
+        with_data = pm.ZeroSumNormal("family_effect_with_data_centred", sigma=family_sd,
+                                     dims="family_with_data")
+    else:
+        with_data = family_sd * pm.ZeroSumNormal("family_effect_with_data_z", sigma=1.0,
+                                                 dims="family_with_data")
+    without = family_sd * pm.Normal("family_effect_without_data_z", 0.0, 1.0,
+                                    dims="family_without_data")
+    fam = pt.zeros(len(families))
+    fam = pt.set_subtensor(fam[seen], with_data)
+    return pt.set_subtensor(fam[data_free], without)
 
 
 def _floor(spec: ModelSpec, design: Design) -> pt.TensorVariable:
@@ -337,26 +397,34 @@ def _centred_within(z: pt.TensorVariable, group: np.ndarray) -> pt.TensorVariabl
     return z - mean[group]
 
 
-def benchmark_family_share(design: Design) -> np.ndarray:
+def benchmark_family_share(design: Design, rows: np.ndarray | None = None) -> np.ndarray:
     """Return each family's share of each benchmark's observations.
 
     Parameters
     ----------
     design
         Coordinates and index arrays of the evaluation table.
+    rows
+        Positions of the observations to count (a masked fit counts its
+        training rows only); ``None``: all.
 
     Returns
     -------
     numpy.ndarray
-        Shape ``(benchmark, family)``; every row sums to 1.
+        Shape ``(benchmark, family)``; every row with an observation sums to
+        1, a benchmark without one is all zeros.
     """
+    rows = np.arange(design.n_obs) if rows is None else np.asarray(rows)
     share = np.zeros((len(design.coords["benchmark"]), len(design.coords["family"])))
-    np.add.at(share, (design.obs_benchmark, design.model_family[design.obs_model]), 1.0)
-    return share / share.sum(axis=1, keepdims=True)
+    np.add.at(share, (design.obs_benchmark[rows], design.model_family[design.obs_model[rows]]),
+              1.0)
+    total = share.sum(axis=1, keepdims=True)
+    return np.divide(share, total, out=np.zeros_like(share), where=total > 0)
 
 
 def _anchored_logit_at_ref(spec: ModelSpec, design: Design, family_effect: pt.TensorVariable,
-                           slope: pt.TensorVariable) -> pt.TensorVariable:
+                           slope: pt.TensorVariable,
+                           rows: np.ndarray | None = None) -> pt.TensorVariable:
     r"""Return the benchmarks' logits at x_ref, sampled as their own families see them.
 
     A benchmark measured by one family pins down only
@@ -369,9 +437,11 @@ def _anchored_logit_at_ref(spec: ModelSpec, design: Design, family_effect: pt.Te
     :math:`\ell_b = \ell'_b - \alpha_b\bar\delta_b`. Given the family
     effects and slopes this is a shift (Jacobian 1), so the model's density
     over :math:`\ell_b` is unchanged: only the coordinates the sampler moves
-    in change.
+    in change. A masked fit (``rows``, its training rows) anchors on the
+    families of its training rows: a family with held-out rows only then does
+    not enter the sampler's coordinates of any benchmark.
     """
-    share = benchmark_family_share(design)
+    share = benchmark_family_share(design, rows)
     on_bench = slope * pt.dot(share, family_effect)
     mean, sd = _prior(spec, "logit_ref_mean"), _prior(spec, "logit_ref_sd")
     anchored = pm.Normal("logit_at_ref_anchored", mean + on_bench, sd, dims="benchmark")

@@ -99,6 +99,7 @@ class Structure:
     ability_residual: bool = False
     slope_population: SlopePopulation = "normal"
     slope_population_nu: float = 3.0
+    slope_max: float | None = None
     scale_compute: ScaleCompute = "raw"
 
     def uses(self, prior_switch: str) -> bool:
@@ -205,6 +206,8 @@ class ModelSpec:
                 prior.pop("mu")
             if prior["dist"] not in STUDENT_DISTS:
                 prior.pop("nu")  # so the digests of normal-only specs are unchanged
+        if d["structure"]["slope_max"] is None:
+            d["structure"].pop("slope_max")  # likewise for specs without a slope cap
         return d
 
     def to_json(self) -> str:
@@ -250,6 +253,9 @@ class ModelSpec:
             raise SpecError(f"{source}: structure.x_ref_flop must be > 0 FLOP")
         if structure.slope_population_nu <= 0:
             raise SpecError(f"{source}: structure.slope_population_nu must be > 0")
+        if structure.slope_max is not None and not structure.slope_max > 0:
+            raise SpecError(f"{source}: structure.slope_max must be > 0 logits per decade "
+                            "(or left out for no cap)")
         if not 0 < structure.probability_clip < 0.01:
             raise SpecError(f"{source}: structure.probability_clip must be in (0, 0.01)")
         for key in ("draws", "tune", "chains"):
@@ -334,6 +340,11 @@ def _section(cls: type, data: dict, source: str, section: str) -> Any:
             value = tuple(value)
         if isinstance(default, bool) and not isinstance(value, bool):
             raise SpecError(f"{source}: {section}.{key} must be true or false, not {value!r}")
+        if default is None and float in get_args(hints[key]) and value is not None:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise SpecError(f"{source}: {section}.{key} must be a number, not {value!r} "
+                                "(or leave the key out)")
+            value = float(value)
         if isinstance(default, int | float) and not isinstance(default, bool):
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise SpecError(f"{source}: {section}.{key} must be a number, not {value!r}")

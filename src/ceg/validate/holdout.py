@@ -208,9 +208,12 @@ def with_new_family_effects(posterior: Any, unseen: list[str], seed: int) -> Any
     where = {"family": unseen}
     updated.loc[where] = new
     post["family_effect"] = updated
-    if "family_effect_centred" in post:
+    # The unmasked model's free variable, which its predictive reads. A masked fit
+    # with data-free families sampled them apart (ceg.model.data_free_families):
+    # its free variables are then named "family_effect_with_data_*".
+    if "family_effect_centred" in post or "family_effect_with_data_centred" in post:
         post["family_effect_centred"] = updated.rename("family_effect_centred")
-    elif "family_effect_z" in post:
+    elif "family_effect_z" in post or "family_effect_with_data_z" in post:
         post["family_effect_z"] = (updated / sd).rename("family_effect_z")
     return post
 
@@ -495,14 +498,14 @@ def predict_masked(table: pd.DataFrame, design: Design, spec: ModelSpec, mask: n
     q = calibrated_quantities(idata.posterior, design, spec.x_ref)
     diag = diagnose(q, idata.sample_stats, spec.convergence)
     unseen = unseen_families(table, mask)
-    predictive_idata = idata
-    if unseen:
-        import arviz as az
+    import arviz as az
 
-        from ceg.model import reanchor
+    from ceg.model import reanchor
 
-        predictive_idata = az.InferenceData(posterior=reanchor(
-            with_new_family_effects(idata.posterior, unseen, seed), spec, design))
+    # Always re-anchored: the masked fit anchors the benchmarks' logits on the
+    # families of its training rows, the unmasked model on all rows.
+    predictive_idata = az.InferenceData(posterior=reanchor(
+        with_new_family_effects(idata.posterior, unseen, seed), spec, design))
     counts = predictive_counts(predictive_idata, spec, design, seed)[:, mask]
     log_lik = held_out_log_likelihood(predictive_idata, spec, design)[:, mask]
     held = table[mask]

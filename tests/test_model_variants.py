@@ -59,9 +59,9 @@ def test_the_profiles_spec_needs_exactly_its_switches_priors():
 def test_with_its_new_effects_at_zero_the_variant_is_the_default_model(design):
     default = ModelSpec.load("default")
     variant = ModelSpec.load("profiles")
-    # the chance floor, so that only the zero-able effects differ
+    # the chance floor and no slope cap, so that only the zero-able effects differ
     variant = dataclasses.replace(variant, structure=dataclasses.replace(
-        variant.structure, floor="chance"))
+        variant.structure, floor="chance", slope_max=None))
     m0, m1 = build_model(default, design), build_model(variant, design)
     p0 = m0.initial_point()
     rng = np.random.default_rng(0)
@@ -226,24 +226,48 @@ def test_a_family_without_training_rows_is_sampled_apart_from_the_zero_sum(desig
     assert "family_effect_centred" in {v.name for v in build_model(spec, design).free_RVs}
 
 
-def test_a_masked_posterior_feeds_the_unmasked_model_after_new_family_draws(design):
-    import arviz as az
-    import xarray as xr
-
-    from ceg.model import reanchor
-    from ceg.validate.holdout import predictive_counts, with_new_family_effects
+def test_the_model_parameterised_as_a_masked_fit_observes_every_row(design):
+    from ceg.validate.holdout import held_out_log_likelihood, predictive_counts
 
     spec = ModelSpec.load("profiles")
     held_out = _masked_family(design, "UL2")
     masked = build_model(spec, design, held_out=held_out)
-    prior = pm.sample_prior_predictive(draws=8, model=masked, random_seed=4)
-    post = prior.prior.drop_vars([v for v in prior.prior.data_vars
-                                  if v not in {x.name for x in masked.free_RVs}
-                                  | {d.name for d in masked.deterministics}])
-    post = reanchor(with_new_family_effects(post, ["UL2"], seed=1), spec, design)
-    assert "family_effect_centred" in post
-    xr.testing.assert_allclose(post["family_effect_centred"], post["family_effect"].rename(
-        "family_effect_centred"))
-    counts = predictive_counts(az.InferenceData(posterior=post), spec, design, seed=3)
-    assert counts.shape == (8, design.n_obs)
+    observing = build_model(spec, design, held_out=held_out, observe_held_out=True)
+    assert {v.name for v in masked.free_RVs} == {v.name for v in observing.free_RVs}
+    assert observing.named_vars_to_dims["n_correct"] == ("observation",)
+    point = masked.initial_point()
+    rng = np.random.default_rng(3)
+    point = {k: v + rng.normal(0, 0.3, np.shape(v)) for k, v in point.items()}
+    # the same parameters give the training rows the same likelihood in both
+    np.testing.assert_allclose(_loglik(observing, point)[~held_out], _loglik(masked, point),
+                               rtol=1e-10)
+    prior = pm.sample_prior_predictive(draws=6, model=masked, random_seed=4)
+    prior.add_groups(posterior=prior.prior)
+    counts = predictive_counts(prior, spec, design, seed=3, held_out=held_out)
+    assert counts.shape == (6, design.n_obs)
     assert ((counts >= 0) & (counts <= design.n_items[None, :])).all()
+    log_lik = held_out_log_likelihood(prior, spec, design, held_out=held_out)
+    assert log_lik.shape == (6, design.n_obs) and np.isfinite(log_lik).all()
+
+
+def test_model_effects_leave_the_family_level_and_the_compute_trend_to_other_terms(design):
+    from ceg.model import model_effect_basis
+
+    latent = design.latent_model_index
+    held_out = _masked_family(design, "UL2")
+    basis = model_effect_basis(design, held_out, latent)
+    z = np.random.default_rng(7).standard_normal((len(design.coords["model"]), 50))
+    eta = basis @ z
+    ul2 = design.coords["family"].index("UL2")
+    data_free = design.model_family == ul2
+    np.testing.assert_array_equal(eta[data_free], z[data_free])  # a new model's draw
+    assert (eta[latent] == 0).all()  # merged into the latent compute
+    use = ~data_free & ~np.isin(np.arange(len(data_free)), latent)
+    fam, x = design.model_family[use], design.model_log10_flop[use]
+    for f in np.unique(fam):  # centred within each family
+        np.testing.assert_allclose(eta[use][fam == f].mean(axis=0), 0.0, atol=1e-12)
+    trend = x - pd.Series(x).groupby(fam).transform("mean").to_numpy()
+    assert np.abs(trend).max() > 0.1  # the design has a within-family compute spread
+    np.testing.assert_allclose(trend @ eta[use], 0.0, atol=1e-10)  # and no trend with it
+    np.testing.assert_allclose(basis @ basis, basis, atol=1e-12)  # a projection
+    assert np.linalg.matrix_rank(basis[np.ix_(use, use)]) == use.sum() - len(np.unique(fam)) - 1

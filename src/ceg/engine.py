@@ -566,8 +566,7 @@ def new_family_effects(effect: np.ndarray, family_sd: np.ndarray | None,
     """Return ``k`` new families' effects per draw: the seen families' mean + ``family_sd`` z.
 
     Family effects sum to zero over the fit's families, so a new family is
-    drawn around the mean of the families with data (see
-    :func:`ceg.validate.holdout.with_new_family_effects`).
+    drawn around the mean of the families with data.
 
     Parameters
     ----------

@@ -161,64 +161,8 @@ def unseen_families(table: pd.DataFrame, held_out: np.ndarray) -> list[str]:
     return sorted(set(table["family"]) - seen)
 
 
-def with_new_family_effects(posterior: Any, unseen: list[str], seed: int) -> Any:
-    """Return the posterior with each unseen family's effect drawn as a new family's.
-
-    Family effects sum to zero over *all* families of the design, so the
-    effects of families without a training row are not draws of "a new
-    family": they are whatever keeps the sum at zero given the families
-    with data (measured on the ObsScaling split: the seven families whose
-    models are all above the cutoff were predicted 0.36 too high). For each
-    draw, an unseen family's effect is replaced by the mean effect of the
-    families with data plus ``family_sd`` times a standard normal, the
-    predictive of a family drawn from the same population.
-
-    Parameters
-    ----------
-    posterior
-        ``idata.posterior`` of a (masked) fit; not modified.
-    unseen
-        Families with no training row (:func:`unseen_families`).
-    seed
-        Seed of the standard normals.
-
-    Returns
-    -------
-    xarray.Dataset
-        A copy with the family effect's free variable (centred or not) and
-        ``family_effect`` replaced for the unseen families.
-    """
-    if not unseen or "family_effect" not in posterior:
-        return posterior
-    post = posterior.copy()
-    effect = post["family_effect"].transpose("chain", "draw", "family")
-    unseen_set = set(unseen)
-    seen = [f for f in effect["family"].to_numpy() if f not in unseen_set]
-    sd = post["family_sd"]
-    if sd.ndim > 2:  # a length-1 dim from the spec's prior shape
-        sd = sd.squeeze([d for d in sd.dims if d not in ("chain", "draw")], drop=True)
-    sd = sd.transpose("chain", "draw")
-    from ceg.engine import new_family_effects
-
-    shape = (effect.sizes["chain"], effect.sizes["draw"], len(unseen))
-    new = new_family_effects(effect.sel(family=seen).to_numpy().reshape(-1, len(seen)),
-                             sd.to_numpy().reshape(-1), np.random.default_rng(seed),
-                             len(unseen)).reshape(shape)
-    updated = effect.copy()
-    where = {"family": unseen}
-    updated.loc[where] = new
-    post["family_effect"] = updated
-    # The unmasked model's free variable, which its predictive reads. A masked fit
-    # with data-free families sampled them apart (ceg.model.data_free_families):
-    # its free variables are then named "family_effect_with_data_*".
-    if "family_effect_centred" in post or "family_effect_with_data_centred" in post:
-        post["family_effect_centred"] = updated.rename("family_effect_centred")
-    elif "family_effect_z" in post or "family_effect_with_data_z" in post:
-        post["family_effect_z"] = (updated / sd).rename("family_effect_z")
-    return post
-
-
-def held_out_log_likelihood(idata: Any, spec: ModelSpec, design: Design) -> np.ndarray:
+def held_out_log_likelihood(idata: Any, spec: ModelSpec, design: Design,
+                            held_out: np.ndarray | None = None) -> np.ndarray:
     """Return the log likelihood of every observation at every posterior draw.
 
     Evaluated with the unmasked model on the same design, so rows the fit
@@ -231,6 +175,10 @@ def held_out_log_likelihood(idata: Any, spec: ModelSpec, design: Design) -> np.n
         InferenceData with a posterior of the model of ``spec`` on ``design``.
     spec, design
         The model.
+    held_out
+        The mask of the fit that made ``idata``: the model is then
+        parameterised as that fit (``build_model(..., observe_held_out=True)``);
+        ``None``: an unmasked posterior.
 
     Returns
     -------
@@ -241,14 +189,15 @@ def held_out_log_likelihood(idata: Any, spec: ModelSpec, design: Design) -> np.n
 
     from ceg.model import build_model
 
-    full = build_model(spec, design)
+    full = build_model(spec, design, held_out, observe_held_out=held_out is not None)
     ll = pm.compute_log_likelihood(idata, model=full, var_names=["n_correct"],
                                    extend_inferencedata=False, progressbar=False)
     return ll["n_correct"].stack(sample=("chain", "draw")).transpose(
         "sample", "observation").to_numpy()
 
 
-def predictive_counts(idata: Any, spec: ModelSpec, design: Design, seed: int) -> np.ndarray:
+def predictive_counts(idata: Any, spec: ModelSpec, design: Design, seed: int,
+                      held_out: np.ndarray | None = None) -> np.ndarray:
     """Draw correct counts of every observation from a posterior, with the model's likelihood.
 
     Parameters
@@ -260,6 +209,9 @@ def predictive_counts(idata: Any, spec: ModelSpec, design: Design, seed: int) ->
         The model.
     seed
         Seed of the predictive draws.
+    held_out
+        The mask of the fit that made ``idata`` (see
+        :func:`held_out_log_likelihood`); ``None``: an unmasked posterior.
 
     Returns
     -------
@@ -270,7 +222,7 @@ def predictive_counts(idata: Any, spec: ModelSpec, design: Design, seed: int) ->
 
     from ceg.model import build_model
 
-    full = build_model(spec, design)
+    full = build_model(spec, design, held_out, observe_held_out=held_out is not None)
     pp = pm.sample_posterior_predictive(idata, model=full, var_names=["n_correct"],
                                         random_seed=seed, progressbar=False)
     k = pp.posterior_predictive["n_correct"]
@@ -498,16 +450,12 @@ def predict_masked(table: pd.DataFrame, design: Design, spec: ModelSpec, mask: n
     q = calibrated_quantities(idata.posterior, design, spec.x_ref)
     diag = diagnose(q, idata.sample_stats, spec.convergence)
     unseen = unseen_families(table, mask)
-    import arviz as az
-
-    from ceg.model import reanchor
-
-    # Always re-anchored: the masked fit anchors the benchmarks' logits on the
-    # families of its training rows, the unmasked model on all rows.
-    predictive_idata = az.InferenceData(posterior=reanchor(
-        with_new_family_effects(idata.posterior, unseen, seed), spec, design))
-    counts = predictive_counts(predictive_idata, spec, design, seed)[:, mask]
-    log_lik = held_out_log_likelihood(predictive_idata, spec, design)[:, mask]
+    # Evaluated with the model parameterised as the masked fit, observing every row:
+    # families and models without a training row are draws of new ones there
+    # (ceg.model.data_free_families, ceg.model.model_effect_basis), and the anchored
+    # variables mean what they meant in the fit.
+    counts = predictive_counts(idata, spec, design, seed, held_out=mask)[:, mask]
+    log_lik = held_out_log_likelihood(idata, spec, design, held_out=mask)[:, mask]
     held = table[mask]
     pred = score_predictions(counts, design.n_items[mask], held["score"].to_numpy(float))
     cols = ["family", "model", "train_flop", "benchmark", "condition", "score"]
@@ -530,5 +478,4 @@ def predict_masked(table: pd.DataFrame, design: Design, spec: ModelSpec, mask: n
 
 __all__ = ["LEVELS", "OBSSCALING_CUTOFF_FLOP", "HoldoutResult", "held_out_log_likelihood",
            "held_out_mask", "holdout", "predict_masked", "predictive_counts",
-           "score_predictions", "sigmoid_baseline", "summarise_holdout", "unseen_families",
-           "with_new_family_effects"]
+           "score_predictions", "sigmoid_baseline", "summarise_holdout", "unseen_families"]

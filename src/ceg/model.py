@@ -115,9 +115,8 @@ def build_model(spec: ModelSpec, design: Design,
         on the same design has the same free variables and predicts the
         held-out rows from this model's posterior
         (``pm.sample_posterior_predictive``). ``None`` (the default): every
-        row is observed. Units without a training row (families, models) are
-        parameterised apart (:func:`data_free_families`,
-        :func:`model_effect_basis`).
+        row is observed. Families without a training row are parameterised
+        apart (:func:`data_free_families`).
     observe_held_out
         With ``held_out``: parameterise the model as the masked fit but
         observe every row. Its free variables are the masked fit's, so it
@@ -177,10 +176,11 @@ def build_model(spec: ModelSpec, design: Design,
                 z = pm.Normal("log10_flop_z", 0.0, 1.0, dims="latent_model")
                 xc = pt.set_subtensor(xc[idx], xc[idx] + sd_latent * z)
         if model_sd is not None:
-            latent = (design.latent_model_index if s.latent_compute
-                      else np.array([], dtype=np.int64))
-            basis = model_effect_basis(design, held_out, latent)
-            eta = model_sd * pt.dot(basis, pm.Normal("model_effect_z", 0.0, 1.0, dims="model"))
+            # Tried and not kept: centring eta within families and removing its trend with
+            # compute (docs/model.md, "Structural variants").
+            eta = model_sd * pm.Normal("model_effect_z", 0.0, 1.0, dims="model")
+            if s.latent_compute and len(design.latent_model_index):
+                eta = pt.set_subtensor(eta[design.latent_model_index], 0.0)
         else:
             eta = pt.zeros(len(c["model"]))
         pm.Deterministic("model_effect", eta, dims="model")
@@ -274,58 +274,6 @@ def build_model(spec: ModelSpec, design: Design,
         else:
             pm.Binomial("n_correct", n=n_items, p=p, observed=n_correct, dims=obs_dim)
     return model
-
-
-def model_effect_basis(design: Design, held_out: np.ndarray | None,
-                       latent: np.ndarray) -> np.ndarray:
-    r"""Return the matrix :math:`P` of the model effects :math:`\eta = \sigma_\eta P z`.
-
-    Over the models with observed rows and known compute, :math:`P` centres
-    :math:`z` within each family (the family's common level is its family
-    effect) and removes the one direction
-    :math:`v_m = x_m - \bar x_{f(m)}`, a trend of the effects with the
-    models' own compute inside their families. That trend is what the
-    benchmarks' slopes measure: with it free, every slope can grow by a
-    factor while the effects shrink the compute spacing inside each family by
-    the same factor, at almost no cost in prior density (measured on the
-    ObsScaling split: one chain's slopes all 8% above the others', R-hat
-    1.12, bulk ESS 55). Models whose compute is latent have
-    :math:`\eta_m = 0` (their effect is merged into the latent compute);
-    models without an observed row (all held out) keep :math:`\eta_m =
-    \sigma_\eta z_m`, a new model's draw.
-
-    Parameters
-    ----------
-    design
-        Coordinates and index arrays of the evaluation table.
-    held_out
-        Boolean mask of the held-out rows, or ``None``.
-    latent
-        Indices of the models with latent compute.
-
-    Returns
-    -------
-    numpy.ndarray
-        Shape (model, model).
-    """
-    n = len(design.coords["model"])
-    observed = np.zeros(n, bool)
-    rows = (np.arange(design.n_obs) if held_out is None
-            else _training_rows(design, held_out))
-    observed[design.obs_model[rows]] = True
-    basis = np.diag((~observed).astype(float))
-    use = np.flatnonzero(observed)
-    use = use[~np.isin(use, latent)]
-    if len(use):
-        family = design.model_family[use]
-        x = design.model_log10_flop[use]
-        centre = np.eye(len(use)) - (family[:, None] == family[None, :]) / np.bincount(
-            family, minlength=family.max() + 1)[family][None, :]
-        v = centre @ x
-        block = centre - (np.outer(v, v) / (v @ v) if v @ v > 1e-12 else 0.0)
-        basis[np.ix_(use, use)] = block
-    basis[latent, :] = 0.0
-    return basis
 
 
 def data_free_families(design: Design, held_out: np.ndarray | None) -> np.ndarray:

@@ -452,8 +452,8 @@ def predict_masked(table: pd.DataFrame, design: Design, spec: ModelSpec, mask: n
     unseen = unseen_families(table, mask)
     # Evaluated with the model parameterised as the masked fit, observing every row:
     # families and models without a training row are draws of new ones there
-    # (ceg.model.data_free_families, ceg.model.model_effect_basis), and the anchored
-    # variables mean what they meant in the fit.
+    # (ceg.model.data_free_families; a held-out model's effect is a prior draw),
+    # and the anchored variables mean what they meant in the fit.
     counts = predictive_counts(idata, spec, design, seed, held_out=mask)[:, mask]
     log_lik = held_out_log_likelihood(idata, spec, design, held_out=mask)[:, mask]
     held = table[mask]

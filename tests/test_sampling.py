@@ -73,3 +73,45 @@ def test_counts_are_checked_against_the_design(design):
     with pytest.raises(ValueError, match="between 0 and n_items"):
         cm.sample(too_many, draws=1, tune=1, chains=1, seed=1)
     np.testing.assert_array_equal(cm._counts(None), design.n_correct)
+
+
+@pytest.mark.parametrize("mass_matrix,low_rank", [("diagonal", False), ("low_rank", True)])
+def test_the_specs_mass_matrix_reaches_nutpie(design, monkeypatch, mass_matrix, low_rank):
+    import nutpie
+
+    base = ModelSpec.load("default")
+    spec = dataclasses.replace(base, sampler=dataclasses.replace(base.sampler,
+                                                                 mass_matrix=mass_matrix))
+    seen = {}
+
+    class FakeCompiled:
+        def with_data(self, **data):
+            return self
+
+    def fake_sample(compiled, **kwargs):
+        seen.update(kwargs)
+        raise RuntimeError("stop here")  # what reached the sampler is all this test reads
+
+    monkeypatch.setattr(nutpie, "sample", fake_sample)
+    cm = CompiledModel(spec=spec, design=design, sampler="nutpie", model=None,
+                       _nutpie=FakeCompiled())
+    with pytest.raises(RuntimeError, match="stop here"):
+        cm.sample(draws=5, tune=5, chains=1, seed=1)
+    assert seen["low_rank_modified_mass_matrix"] is low_rank
+
+
+def test_a_low_rank_mass_matrix_is_read_and_checked():
+    from ceg.errors import SpecError
+
+    default = ModelSpec.load("default")
+    assert "mass_matrix" not in default.to_dict()["sampler"]  # digests of old specs unchanged
+    data = default.to_dict()
+    data["sampler"]["mass_matrix"] = "low_rank"
+    spec = ModelSpec.from_dict(data, "x.toml")
+    assert spec.sampler.mass_matrix == "low_rank" and spec.digest() != default.digest()
+    data["sampler"]["mass_matrix"] = "dense"
+    with pytest.raises(SpecError, match="mass_matrix"):
+        ModelSpec.from_dict(data, "x.toml")
+    data["sampler"].update(mass_matrix="low_rank", name="pymc")
+    with pytest.raises(SpecError, match="low_rank.*nutpie"):
+        ModelSpec.from_dict(data, "x.toml")

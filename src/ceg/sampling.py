@@ -153,8 +153,10 @@ class CompiledModel:
             import nutpie
 
             compiled = self._nutpie.with_data(n_correct_data=k)
+            low_rank = self.spec.sampler.mass_matrix == "low_rank"
             idata = nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, seed=seed,
-                                  target_accept=ta, progress_bar=progress, cores=cores)
+                                  target_accept=ta, progress_bar=progress, cores=cores,
+                                  low_rank_modified_mass_matrix=low_rank)
             return az.InferenceData(posterior=idata.posterior, sample_stats=idata.sample_stats)
         import pymc as pm
 

@@ -29,6 +29,7 @@ ScaleCompute = Literal["raw", "effective"]
 Likelihood = Literal["beta_binomial", "binomial"]
 Concentration = Literal["per_benchmark", "global"]
 SamplerName = Literal["nutpie", "pymc"]
+MassMatrix = Literal["diagonal", "low_rank"]
 #: Hierarchical effects whose parameterisation a spec may switch to centred.
 EffectName = Literal["logit_at_ref", "log_slope", "log_concentration", "family_effect",
                      "protocol_offset", "category_mean", "shift_deviation", "shift_scale_slope"]
@@ -142,6 +143,9 @@ class SamplerSettings:
     chains: int = 4
     target_accept: float = 0.9
     seed: int = 20231212
+    #: nutpie's mass matrix: "diagonal", or "low_rank" (diagonal plus the few directions
+    #: of largest posterior correlation, learned in tuning; nutpie only).
+    mass_matrix: MassMatrix = "diagonal"
 
     def override(self, *, name: SamplerName | None = None, draws: int | None = None,
                  tune: int | None = None, chains: int | None = None,
@@ -201,6 +205,8 @@ class ModelSpec:
         """Return the spec as plain data (what :meth:`from_dict` reads)."""
         d = asdict(self)
         d.pop("source")
+        if d["sampler"]["mass_matrix"] == "diagonal":
+            d["sampler"].pop("mass_matrix")  # so the digests of existing specs are unchanged
         for prior in d["priors"].values():
             if prior["dist"] in HALF_DISTS:
                 prior.pop("mu")
@@ -263,6 +269,9 @@ class ModelSpec:
                 raise SpecError(f"{source}: sampler.{key} must be >= 1")
         if not 0.5 <= sampler.target_accept < 1:
             raise SpecError(f"{source}: sampler.target_accept must be in [0.5, 1)")
+        if sampler.mass_matrix == "low_rank" and sampler.name != "nutpie":
+            raise SpecError(f"{source}: sampler.mass_matrix = \"low_rank\" needs "
+                            "sampler.name = \"nutpie\" (PyMC's NUTS has no low-rank mass matrix)")
         return cls(name=str(data["name"]), description=str(data.get("description", "")),
                    structure=structure, priors=priors, sampler=sampler,
                    convergence=convergence, source=source)

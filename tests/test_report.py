@@ -23,7 +23,15 @@ import ceg.fit  # noqa: E402
 from ceg.cli import app  # noqa: E402
 from ceg.cli._common import run_guarded  # noqa: E402
 from ceg.errors import ConvergenceWarning  # noqa: E402
-from ceg.report import SECTIONS, curve_benchmarks, html_table, write_report  # noqa: E402
+from ceg.report import (  # noqa: E402
+    OPTIONAL_SECTIONS,
+    SECTIONS,
+    curve_benchmarks,
+    html_table,
+    render_report,
+    sensitivity_section,
+    write_report,
+)
 from ceg.spec import PRIOR_NAMES  # noqa: E402
 from fakes import fake_fit, small_table, synthetic_table  # noqa: E402
 
@@ -125,9 +133,9 @@ def table_with(page: Page, header: list[str]) -> list[list[str]]:
 
 
 def test_every_section_is_present_in_order(page):
-    assert [s for s, _ in SECTIONS] == REQUIRED
-    assert page.sections == REQUIRED
-    assert page.headings == [h for _, h in SECTIONS]
+    assert [s for s, _ in SECTIONS if s not in OPTIONAL_SECTIONS] == REQUIRED
+    assert page.sections == REQUIRED  # the sensitivity section only when asked for
+    assert page.headings == [h for s, h in SECTIONS if s not in OPTIONAL_SECTIONS]
 
 
 def test_every_image_is_an_embedded_png(page, fake):
@@ -316,3 +324,58 @@ def test_every_image_loads_in_a_headless_browser(report, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     n = len(Page(report.read_text(encoding="utf-8")).images)
     assert f'data-images="{n}/{n}"' in result.stdout
+
+
+# ---------------------------------------------------------------- sensitivity section
+
+
+def test_a_sweep_gets_its_own_section_with_one_row_per_variant(fake, tmp_path):
+    from ceg.sensitivity.refits import run_sweep
+    from test_sensitivity_sweep import SETTINGS, fake_run, grid
+
+    out = tmp_path / "sweep"
+    run_sweep(grid(), out=out, settings=SETTINGS, table=synthetic_table(), run=fake_run)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        page = Page(render_report(fake, predictive_draws=40, sweep=out))
+    assert page.sections == [*REQUIRED[:REQUIRED.index("spec")], "sensitivity",
+                             *REQUIRED[REQUIRED.index("spec"):]]
+    (table,) = [t for t in page.tables if t and t[0][0] == "variant"]
+    assert sorted(row[0] for row in table[1:]) == ["default", "floor_zero", "shift_mean_0"]
+
+
+def test_power_scaling_in_the_report_needs_the_fits_log_prior(fake):
+    from ceg.errors import CegError
+
+    assert "log_prior" not in fake.idata.groups()
+    with pytest.raises(CegError, match="log_prior"):
+        sensitivity_section(fake, power_scaling=True)
+
+
+def test_report_refuses_a_missing_sweep_folder(fit_file, tmp_path, capsys):
+    code = run_guarded(app, ["report", str(fit_file), "-o", str(tmp_path / "r.html"),
+                             "--sweep", str(tmp_path / "nowhere")])
+    assert code == 2
+    assert "no such folder" in " ".join(capsys.readouterr().err.split())
+    assert not (tmp_path / "r.html").exists()
+
+
+
+def test_power_scaling_section_lists_every_quantity_and_the_pareto_k():
+    import pymc as pm
+
+    from ceg.model import build_model
+
+    f = fake_fit(small_table(), method="prior", draws=40, chains=2, seed=8)
+    model = build_model(f.spec, f.design)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pm.compute_log_prior(f.idata, model=model, extend_inferencedata=True, progressbar=False)
+        pm.compute_log_likelihood(f.idata, model=model, extend_inferencedata=True,
+                                  progressbar=False)
+        page = Page(sensitivity_section(f, power_scaling=True, dpi=40))
+    text = " ".join(page.text)
+    assert "Pareto k of the importance weights: prior" in text
+    enhancements = set(f.design.coords["enhancement"])
+    cells = {c for t in page.tables for row in t for c in row}
+    assert any(e in c for e in enhancements for c in cells)  # per-enhancement rows are there

@@ -45,9 +45,12 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("checks", "Predictive checks"),
     ("priors", "Prior and posterior of the pooled parameters"),
     ("diagnostics", "Diagnostics"),
+    ("sensitivity", "Sensitivity"),
     ("spec", "Model spec"),
     ("provenance", "Data provenance"),
 )
+#: Sections shown only when asked for (``render_report(power_scaling=..., sweep=...)``).
+OPTIONAL_SECTIONS = ("sensitivity",)
 #: Benchmarks whose scaling curves are shown by default: this many, most enhanced rows first.
 DEFAULT_CURVE_BENCHMARKS = 6
 
@@ -318,6 +321,67 @@ def _diagnostics(fit: Fit) -> str:
                          {"r_hat": "R-hat", "ess_bulk": "bulk ESS", "ess_tail": "tail ESS"}))
 
 
+def sensitivity_section(fit: Fit, power_scaling: bool = True, sweep: Path | str | None = None,
+                        dpi: int = 90) -> str:
+    """Return the body of the report's "sensitivity" section (HTML).
+
+    Parameters
+    ----------
+    fit
+        The fit.
+    power_scaling
+        Include its power-scaling sensitivity (needs ``log_prior`` and
+        ``log_likelihood``).
+    sweep
+        A refit sweep's records folder to include, or ``None``.
+    dpi
+        Resolution of the embedded figures.
+
+    Returns
+    -------
+    str
+        HTML: tables and embedded figures.
+    """
+    parts = []
+    if power_scaling:
+        from ceg.sensitivity import power_scaling as scale
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = scale(fit, figures=True)
+        k = ", ".join(f"{c} {v:.2f}" for c, v in result.pareto_k.items())
+        parts.append("<h3>Local prior and likelihood sensitivity (power-scaling, no refit)</h3>"
+                     + _p(f"Each quantity's sensitivity to scaling the top-level hyperpriors "
+                          f"({', '.join(result.prior_terms)}) and the likelihood by "
+                          f"1 ± {result.delta:g}; a diagnosis where a value reaches "
+                          f"{result.threshold:g} (as 'ceg sensitivity FIT'). Pareto k of the "
+                          f"importance weights: {k}.")
+                     + "".join(f'<p class="warn">{escape(str(w.message))}</p>' for w in caught)
+                     + html_table(result.table)
+                     + "".join(figure_html(f, "Prior and likelihood sensitivity per quantity",
+                                           dpi) for f in result.figures.values()))
+    if sweep is not None:
+        from ceg.sensitivity.refits import read_sweep
+        from ceg.sensitivity.sweep_report import sweep_report
+
+        report = sweep_report(read_sweep(sweep))
+        parts.append(f"<h3>Refit sweep ({escape(str(sweep))})</h3>"
+                     + _p(f"One row per variant refitted (reference: {report.reference}); "
+                          "CEG columns are multipliers at 1e23 FLOP, with the prior-only "
+                          "headline beside the posterior one ('ceg sensitivity report DIR' "
+                          "writes the same as markdown).")
+                     + html_table(report.table)
+                     + "<h4>Parameter and choice uncertainty</h4>"
+                     + html_table(report.decomposition))
+        if len(report.stacking):
+            parts.append("<h4>Stacking weights of the structural variants</h4>"
+                         + html_table(report.stacking))
+        parts.append("".join(_p(n) for n in report.notes)
+                     + "".join(figure_html(f, name.replace("_", " "), dpi)
+                               for name, f in report.figures.items()))
+    return "".join(parts)
+
+
 def _spec(fit: Fit) -> str:
     s = fit.spec
     order = [n for n in PRIOR_NAMES if n in s.priors] + sorted(set(s.priors) - set(PRIOR_NAMES))
@@ -360,7 +424,9 @@ def _provenance(fit: Fit, fit_path: Path | str | None) -> str:
 
 def render_report(fit: Fit, *, fit_path: Path | str | None = None,
                   benchmarks: Iterable[str] | None = None,
-                  predictive_draws: int = 1000, dpi: int = 90) -> str:
+                  predictive_draws: int = 1000, dpi: int = 90,
+                  power_scaling: bool = False,
+                  sweep: Path | str | None = None) -> str:
     """Return the report of a fit as one self-contained HTML page.
 
     Parameters
@@ -376,11 +442,20 @@ def render_report(fit: Fit, *, fit_path: Path | str | None = None,
         Posterior draws replicated for the predictive checks.
     dpi
         Resolution of the embedded figures.
+    power_scaling
+        Add the power-scaling sensitivity of this fit
+        (:func:`ceg.sensitivity.power_scaling`; needs its ``log_prior`` and
+        ``log_likelihood`` groups) to the "sensitivity" section.
+    sweep
+        A refit sweep's records folder (``ceg sensitivity sweep --out``): its
+        table, variance decomposition, stacking weights and tornado plots go
+        into the "sensitivity" section.
 
     Returns
     -------
     str
-        The HTML text, with the sections of :data:`SECTIONS`.
+        The HTML text, with the sections of :data:`SECTIONS` (the
+        "sensitivity" section only with ``power_scaling`` or ``sweep``).
 
     Raises
     ------
@@ -404,13 +479,16 @@ def render_report(fit: Fit, *, fit_path: Path | str | None = None,
         "checks": lambda: _checks(fit, predictive, dpi),
         "priors": lambda: _priors(fit, dpi),
         "diagnostics": lambda: _diagnostics(fit),
+        "sensitivity": lambda: sensitivity_section(fit, power_scaling, sweep, dpi),
         "spec": lambda: _spec(fit),
         "provenance": lambda: _provenance(fit, fit_path),
     }
     title = f"ceg report: model '{fit.spec.name}' on {len(fit.table)} rows"
-    nav = "".join(f'<a href="#{sid}">{escape(h)}</a>' for sid, h in SECTIONS)
+    shown = [(sid, h) for sid, h in SECTIONS
+             if sid not in OPTIONAL_SECTIONS or power_scaling or sweep is not None]
+    nav = "".join(f'<a href="#{sid}">{escape(h)}</a>' for sid, h in shown)
     sections = "".join(f'<section id="{sid}"><h2>{escape(h)}</h2>{body[sid]()}</section>'
-                       for sid, h in SECTIONS)
+                       for sid, h in shown)
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>{escape(title)}</title><style>{_CSS}</style></head>"
             f"<body><h1>{escape(title)}</h1><nav>{nav}</nav>{sections}</body></html>\n")
@@ -445,5 +523,5 @@ def write_report(fit: Fit, path: Path | str, **options) -> Path:
     return write_text_atomic(path, text)
 
 
-__all__ = ["SECTIONS", "curve_benchmarks", "figure_html", "html_table", "render_report",
-           "write_report"]
+__all__ = ["OPTIONAL_SECTIONS", "SECTIONS", "curve_benchmarks", "figure_html", "html_table",
+           "render_report", "sensitivity_section", "write_report"]

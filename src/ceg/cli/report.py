@@ -52,6 +52,12 @@ def report_cmd(
         case_sensitive=False)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="Without FIT: hide the sampler's "
                                                         "progress display.")] = False,
+    sensitivity: Annotated[bool, typer.Option(
+        "--sensitivity", help="Add a section with the fit's power-scaling prior and "
+                              "likelihood sensitivity (as 'ceg sensitivity FIT').")] = False,
+    sweep: Annotated[Path | None, typer.Option(
+        "--sweep", help="Add a section with a refit sweep's report (the --out folder of "
+                        "'ceg sensitivity sweep').", file_okay=False)] = None,
 ) -> None:
     """Write one self-contained HTML report of a fit: CEGs, plots, checks, provenance."""
     import matplotlib
@@ -63,6 +69,9 @@ def report_cmd(
     from ceg.report import write_report
 
     _check_folder(out)
+    if sweep is not None and not sweep.is_dir():
+        raise CegError(f"--sweep {sweep}: no such folder; give the --out folder of a "
+                       "'ceg sensitivity sweep' run")
     fit_options = {"--save-fit": save_fit, "--model": model, "--draws": draws, "--tune": tune,
                    "--chains": chains, "--seed": seed, "--sampler": sampler}
     if fit is not None:
@@ -81,7 +90,7 @@ def report_cmd(
     result = load_fit(source)
     with stage(f"Writing the report of {source} (predictive checks, then the plots)"):
         write_report(result, out, fit_path=source, benchmarks=benchmark,
-                     predictive_draws=predictive_draws)
+                     predictive_draws=predictive_draws, power_scaling=sensitivity, sweep=sweep)
     console.print(f"Wrote the report to {out}", highlight=False)
 
 

@@ -111,12 +111,12 @@ def build_model(spec: ModelSpec, design: Design,
     held_out
         Optional boolean mask over observations: the rows left out of the
         likelihood, for held-out prediction. Their models, benchmarks and
-        enhancements keep their parameters, so the model built without a mask
-        on the same design has the same free variables and predicts the
-        held-out rows from this model's posterior
+        enhancements keep their parameters; families without a training row
+        are parameterised apart (:func:`data_free_families`), so the model
+        with the same mask and ``observe_held_out=True`` has this model's free
+        variables and predicts the held-out rows from its posterior
         (``pm.sample_posterior_predictive``). ``None`` (the default): every
-        row is observed. Families without a training row are parameterised
-        apart (:func:`data_free_families`).
+        row is observed.
     observe_held_out
         With ``held_out``: parameterise the model as the masked fit but
         observe every row. Its free variables are the masked fit's, so it

@@ -17,3 +17,10 @@ def shared_data() -> Path:
         pytest.skip(f"../shared/data not found: {path} is missing (the public data releases "
                     "ObsScaling and Sloth live there, outside the repository)")
     return path
+
+
+@pytest.fixture(autouse=True)
+def _no_fit_cache(monkeypatch):
+    """Every test samples what it asks for, whatever ``CEG_FIT_CACHE`` the shell sets;
+    the notebook tests, and tests of the cache itself, set it where they want one."""
+    monkeypatch.delenv("CEG_FIT_CACHE", raising=False)

@@ -23,7 +23,7 @@ import arviz as az
 import pandas as pd
 import xarray as xr
 
-from ceg import derived
+from ceg import derived, fit_cache
 from ceg.design import Design, make_design
 from ceg.diagnostics import Diagnostics, diagnose
 from ceg.errors import (
@@ -319,14 +319,59 @@ def fit(
     -----
     ConvergenceWarning
         If the fit did not converge (and ``strict`` is false).
-    """
-    import pymc as pm
 
+    Notes
+    -----
+    With the environment variable ``CEG_FIT_CACHE`` set to a folder, a fit of
+    the same table, registries, spec, sampler settings, seed and code is read
+    from there instead of sampled again (:mod:`ceg.fit_cache`).
+    """
     spec = _resolve_spec(spec)
     reg = registries if registries is not None else load_registries()
     table = validate_table(table, reg)
     s = spec.sampler.override(name=sampler, draws=draws, tune=tune, chains=chains, seed=seed)
     draws, tune, chains, seed, sampler = s.draws, s.tune, s.chains, s.seed, s.name
+    used = registries_used(reg, table)
+    key = fit_cache.fit_key(
+        table_sha256=table_digest(table),
+        registries_csv=_csv(used.benchmarks, index=True) + _csv(used.enhancements, index=True),
+        spec_digest=spec.digest(),
+        sampler={"name": sampler, "draws": draws, "tune": tune, "chains": chains, "seed": seed},
+        versions=_versions())
+    cached = fit_cache.entry(key)
+    result = _load_cached(cached)
+    if result is None:
+        result = _sample(table, spec, reg, used, draws=draws, tune=tune, chains=chains,
+                         seed=seed, sampler=sampler, progress=progress)
+        if cached is not None:
+            result.save(cached)
+    diag = result.diagnostics()
+    if not diag.converged:
+        msg = (f"the fit did not converge: {'; '.join(diag.problems())}. Its CEGs are not "
+               "trustworthy: run longer (--draws/--tune), raise target_accept in the spec, "
+               "or simplify the model")
+        if strict:
+            raise ConvergenceError(msg)
+        warnings.warn(msg, ConvergenceWarning, stacklevel=2)
+    return result
+
+
+def _load_cached(path: Path | None) -> Fit | None:
+    """Read a cached fit; ``None`` if there is no cache, no entry or a damaged one."""
+    if path is None or not path.exists():
+        return None
+    try:
+        return load_fit(path)
+    except FitFileError:  # damaged: sample again and overwrite it
+        return None
+
+
+def _sample(table: pd.DataFrame, spec: ModelSpec, reg: Registries, used: Registries, *,
+            draws: int, tune: int, chains: int, seed: int, sampler: str,
+            progress: bool) -> Fit:
+    """Sample the model of ``spec`` on a validated table; return the fit, not yet judged."""
+    import pymc as pm
+
     design = make_design(table, reg)
     compiled = compiled_model(spec, design, sampler)
     idata = compiled.sample(design.n_correct, draws=draws, tune=tune, chains=chains,
@@ -346,18 +391,8 @@ def fit(
             "train_flop": ("observation", table["train_flop"].to_numpy(dtype=float)),
         }, coords=obs),
     )
-    result = Fit(idata=idata, spec=spec, table=table,
-                 registries=registries_used(reg, table), sampler=sampler,
-                 seed=seed)
-    diag = result.diagnostics()
-    if not diag.converged:
-        msg = (f"the fit did not converge: {'; '.join(diag.problems())}. Its CEGs are not "
-               "trustworthy: run longer (--draws/--tune), raise target_accept in the spec, "
-               "or simplify the model")
-        if strict:
-            raise ConvergenceError(msg)
-        warnings.warn(msg, ConvergenceWarning, stacklevel=2)
-    return result
+    return Fit(idata=idata, spec=spec, table=table, registries=used, sampler=sampler,
+               seed=seed)
 
 
 __all__ = ["FIT_FORMAT", "Fit", "fit", "load_fit", "registries_used", "table_digest"]

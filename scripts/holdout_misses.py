@@ -1,0 +1,74 @@
+"""Where a held-out run's 90% intervals miss, for families seen in training.
+
+Usage::
+
+    python scripts/holdout_misses.py PREDICTIONS.csv --cutoff-flop 8.4e22
+
+``PREDICTIONS.csv`` is the ``holdout_predictions.csv`` that ``ceg validate holdout``
+writes. Prints markdown tables: the share of held-out scores above and below their 90%
+interval; coverage, bias (score minus predictive median) and interval width by how far a
+model's compute lies beyond the cutoff (decades); and whether the misses cluster by model:
+the variance of the models' mean residuals against what independent residuals would give
+(the mean over models of the residual variance divided by the model's row count).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import pandas as pd
+
+BINS = [0.0, 0.3, 0.6, 1.0, 2.0]
+
+
+def misses(pred: pd.DataFrame, cutoff_flop: float) -> dict[str, pd.DataFrame]:
+    """Return the tables for the rows whose family was in the training set."""
+    seen = pred[pred["family_in_training"]].copy()
+    seen["residual"] = seen["score"] - seen["pred_median"]
+    seen["above"] = seen["score"] > seen["high_90"]
+    seen["below"] = seen["score"] < seen["low_90"]
+    seen["width_90"] = seen["high_90"] - seen["low_90"]
+    seen["decades_beyond_cutoff"] = pd.cut(
+        np.log10(seen["train_flop"]) - np.log10(cutoff_flop), BINS)
+    stats = {"n": ("residual", "size"), "coverage_90": ("inside_90", "mean"),
+             "above_90": ("above", "mean"), "below_90": ("below", "mean"),
+             "bias": ("residual", "mean"), "width_90": ("width_90", "mean")}
+    overall = seen.assign(group="seen families").groupby("group").agg(**stats)
+    by_distance = seen.groupby("decades_beyond_cutoff", observed=True).agg(**stats)
+    models = seen.groupby("model").agg(n=("residual", "size"), bias=("residual", "mean"),
+                                       var=("residual", "var"))
+    models = models[models["n"] > 1]
+    clustering = pd.DataFrame({
+        "models": [len(models)],
+        "variance_of_model_mean_residuals": [models["bias"].var()],
+        "expected_if_independent": [(models["var"] / models["n"]).mean()],
+        "models_biased_up": [(models["bias"] > 0).mean()],
+    })
+    return {"overall": overall, "by_distance": by_distance,
+            "clustering_by_model": clustering}
+
+
+def markdown(table: pd.DataFrame) -> str:
+    """Return a DataFrame as a markdown table (its index as the first column)."""
+    table = table.reset_index()
+    lines = ["| " + " | ".join(map(str, table.columns)) + " |",
+             "|" + "---|" * len(table.columns)]
+    lines += ["| " + " | ".join(map(str, row)) + " |" for row in table.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """Print the tables of one predictions file."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("predictions")
+    parser.add_argument("--cutoff-flop", type=float, required=True)
+    args = parser.parse_args()
+    tables = misses(pd.read_csv(args.predictions), args.cutoff_flop)
+    for name, table in tables.items():
+        print(f"\n{name}\n")
+        print(markdown(table.round(3)))
+
+
+if __name__ == "__main__":
+    main()

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # pytest-xdist's workers run with COLUMNS=80 and LINES=24 set; the command line reads
+    # COLUMNS as a terminal's width (ceg.cli._common, at import), so under xdist the CLI
+    # tests would see an 80-column terminal where a plain `pytest` run sees a pipe.
+    for _name in ("COLUMNS", "LINES"):
+        os.environ.pop(_name, None)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -3,10 +3,17 @@
 Each runs in a fresh kernel with ``CEG_NOTEBOOK_QUICK=1`` (2 chains x 100 draws),
 the one switch the notebooks read for their sampler settings. A failing cell
 fails the test with the cell's error.
+
+Four notebooks fit the bundled data with the default spec at the same quick
+settings and seed, so the same fit: they share one ``CEG_FIT_CACHE`` folder for
+this test run (one per run, shared by pytest-xdist's workers; ``--dist loadfile`` in
+pyproject.toml runs this file's tests one after another on one worker), and the fit is
+sampled once and read back by the others (:mod:`ceg.fit_cache`).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import nbformat
@@ -16,6 +23,14 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
 OBSSCALING = REPO_ROOT.parent / "shared" / "data" / "obsscaling"
 EPOCH = REPO_ROOT.parent / "shared" / "data" / "epoch_benchmarking"
+
+
+@pytest.fixture(scope="session")
+def fit_cache_folder(tmp_path_factory) -> Path:
+    """A fit cache for this run: under the run's root when pytest-xdist runs workers."""
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    return root / "notebook_fit_cache"
 
 
 def test_there_are_five_notebooks():
@@ -35,7 +50,7 @@ def test_notebook_is_committed_without_outputs(path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_runs_top_to_bottom(path, monkeypatch):
+def test_notebook_runs_top_to_bottom(path, monkeypatch, fit_cache_folder):
     from nbclient import NotebookClient
 
     if "obsscaling" in path.name and not OBSSCALING.is_dir():
@@ -44,6 +59,7 @@ def test_notebook_runs_top_to_bottom(path, monkeypatch):
         pytest.skip(f"{EPOCH} not found: Epoch AI's Benchmarking Hub files are not bundled")
     monkeypatch.setenv("CEG_NOTEBOOK_QUICK", "1")
     monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.setenv("CEG_FIT_CACHE", str(fit_cache_folder))
     book = nbformat.read(path, as_version=4)
     NotebookClient(book, timeout=600, kernel_name="python3",
                    resources={"metadata": {"path": str(path.parent)}}).execute()

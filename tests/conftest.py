@@ -32,3 +32,15 @@ def _no_fit_cache(monkeypatch):
     """Every test samples what it asks for, whatever ``CEG_FIT_CACHE`` the shell sets;
     the notebook tests, and tests of the cache itself, set it where they want one."""
     monkeypatch.delenv("CEG_FIT_CACHE", raising=False)
+
+
+#: Test files that take minutes; run first, so that under ``--dist loadfile`` a worker
+#: starts on each while the other works through the short files (longest first).
+SLOW_FILES = ("test_notebooks.py", "test_recovery.py", "test_sensitivity_grid.py",
+              "test_validate_dask.py", "test_fit_io.py", "test_sensitivity_dask.py")
+
+
+def pytest_collection_modifyitems(items):
+    """Put the slow files first (stable: the order within and among the others is kept)."""
+    rank = {name: i for i, name in enumerate(SLOW_FILES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(SLOW_FILES)))

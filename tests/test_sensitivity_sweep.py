@@ -16,12 +16,19 @@ import ceg
 from ceg.cli import app
 from ceg.cli._common import run_guarded
 from ceg.sensitivity.grid import grid_from_dict
-from ceg.sensitivity.refits import SWEEP_LAYOUT, SweepSettings, read_sweep, run_sweep
+from ceg.sensitivity.refits import (
+    SWEEP_LAYOUT,
+    SweepSettings,
+    read_sweep,
+    run_sweep,
+    summarise_draws,
+)
 from ceg.sensitivity.sweep_report import (
     decomposition,
     sweep_report,
     sweep_table,
     to_markdown,
+    without_undeclared_headlines,
     write_sweep_report,
 )
 from ceg.validate.records import SbcRecordsError
@@ -56,6 +63,7 @@ def hand_record(name: str, shift: float = 0.0, status: str = "ok", p: float = 0.
         "variant": name, "variant_digest": "x", "status": status,
         "problems": [] if status == "ok" else ["R-hat 1.2 > 1.01"], "error": None,
         "n_observations": 4, "n_enhancements": n_enh, "seconds": 1.0,
+        "headline_set": sorted(enh),
         "posterior": {"enhancement": enh, "category": {"k": stats(0.7 + shift, 0.3)},
                       "headline": {"share_5": 0.4 + shift, "share_5_var": 0.01,
                                    "p_most_5": p, "p_some_20": p / 2, "share_20": 0.1,
@@ -265,3 +273,43 @@ def test_a_sweep_with_no_records_yet_reports_an_empty_table(tmp_path, table):
     report, md = write_sweep_report(out)
     assert report.table.empty and report.reference is None and not report.figures
     assert "0 variants recorded of 3 in the grid" in md.read_text()
+
+
+def test_the_headline_is_over_the_declared_set_and_the_record_keeps_the_all_fitted_one():
+    # x is far above 20x in every draw, y and z far below 5x: over all three the share
+    # above 5x is 1/3 in every draw (so "most" is false); over the declared set {x}, 1.
+    import xarray as xr
+
+    rng = np.random.default_rng(0)
+    a = xr.DataArray(np.stack([rng.normal(m, 0.01, (2, 40)) for m in (1.6, 0.2, 0.1)], -1),
+                     dims=("chain", "draw", "enhancement"),
+                     coords={"enhancement": ["x", "y", "z"]})
+    post = xr.Dataset({"shift_intercept": a,
+                       "category_mean": a.isel(enhancement=[0]).rename(enhancement="category")
+                       .assign_coords(category=["k"])})
+    out = summarise_draws(post, x_ref=23.0, headline_set=["x"])
+    assert out["headline"]["share_5"] == pytest.approx(1.0)
+    assert out["headline"]["p_most_5"] == 1.0 and out["headline"]["p_some_20"] == 1.0
+    assert out["headline_all_fitted"]["share_5"] == pytest.approx(1 / 3)
+    assert out["headline_all_fitted"]["p_most_5"] == 0.0
+    assert set(out["enhancement"]) == {"x", "y", "z"}  # every CEG is still summarised
+    assert summarise_draws(post, x_ref=23.0)["headline"] == out["headline_all_fitted"]
+
+
+def test_records_without_a_declared_headline_set_get_a_blank_headline_and_a_note():
+    from ceg.validate.records import SbcRecords
+
+    old = hand_record("old", shift=0.1, p=0.9)
+    del old["headline_set"]
+    recs, blanked = without_undeclared_headlines([hand_record("default"), old])
+    assert blanked == ["old"]
+    assert np.isnan(recs[1]["posterior"]["headline"]["p_most_5"])
+    assert np.isnan(recs[1]["prior"]["p_most_5"])
+    assert recs[1]["posterior"]["headline_all_fitted"]["p_most_5"] == 0.9
+    assert recs[1]["posterior"]["enhancement"] == old["posterior"]["enhancement"]
+    assert recs[0] is not None and recs[0]["posterior"]["headline"]["p_most_5"] == 0.3
+    report = sweep_report(SbcRecords(header={}, records=[hand_record("default"), old]))
+    assert any("Headline left blank for ['old']" in n for n in report.notes)
+    assert any("declared set, the standalone enhancements: a, b" in n for n in report.notes)
+    assert np.isnan(report.table.loc["old", "P(most > 5x)"])
+    assert report.table.loc["old", "a"] == pytest.approx(10**0.6)

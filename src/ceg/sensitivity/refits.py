@@ -161,7 +161,18 @@ def headline_values(log10_ceg_enhancement: xr.DataArray) -> dict[str, float]:
     return out
 
 
-def summarise_draws(draws: xr.Dataset, x_ref: float) -> dict[str, Any]:
+def _headline_of(enh: xr.DataArray, headline_set: list[str] | None) -> dict[str, float]:
+    """Return the headline over ``headline_set`` (every fitted enhancement when ``None``)."""
+    if headline_set is None:
+        return headline_values(enh)
+    chosen = [e for e in enh["enhancement"].to_numpy() if e in set(headline_set)]
+    if not chosen:
+        return {k: float("nan") for k in headline_values(enh)}
+    return headline_values(enh.sel(enhancement=chosen))
+
+
+def summarise_draws(draws: xr.Dataset, x_ref: float,
+                    headline_set: list[str] | None = None) -> dict[str, Any]:
     """Return the CEG summaries and the headline of a variant's draws, at 1e23 FLOP.
 
     Parameters
@@ -170,22 +181,28 @@ def summarise_draws(draws: xr.Dataset, x_ref: float) -> dict[str, Any]:
         Posterior (or prior) draws (see :func:`ceg_at`).
     x_ref
         The variant's reference compute, log10 FLOP.
+    headline_set
+        The enhancements the headline is computed over (the declared set,
+        :func:`ceg.derived.headline_set`); ``None``: every fitted enhancement.
 
     Returns
     -------
     dict
         ``enhancement`` and ``category`` (label -> log10 quantiles, mean,
-        variance) and ``headline`` (:func:`headline_values`).
+        variance), ``headline`` (:func:`headline_values` over ``headline_set``)
+        and ``headline_all_fitted`` (over every fitted enhancement).
     """
     enh, cat = ceg_at(draws, x_ref)
     return {
         "enhancement": {k: _stats(v) for k, v in _flat(enh, "enhancement").items()},
         "category": {k: _stats(v) for k, v in _flat(cat, "category").items()},
-        "headline": headline_values(enh),
+        "headline": _headline_of(enh, headline_set),
+        "headline_all_fitted": headline_values(enh),
     }
 
 
-def prior_headline(spec: Any, design: Design, draws: int, seed: int) -> dict[str, float]:
+def prior_headline(spec: Any, design: Design, draws: int, seed: int,
+                   headline_set: list[str] | None = None) -> dict[str, float]:
     """Return the headline from draws of a variant's prior (no data).
 
     Parameters
@@ -196,6 +213,8 @@ def prior_headline(spec: Any, design: Design, draws: int, seed: int) -> dict[str
         Prior draws.
     seed
         Their seed.
+    headline_set
+        The enhancements the headline is computed over (``None``: all fitted).
 
     Returns
     -------
@@ -212,7 +231,7 @@ def prior_headline(spec: Any, design: Design, draws: int, seed: int) -> dict[str
     with model:
         prior = pm.sample_prior_predictive(draws=draws, random_seed=seed, var_names=names)
     enh, _ = ceg_at(prior.prior, spec.x_ref)
-    return headline_values(enh)
+    return _headline_of(enh, headline_set)
 
 
 # ---------------------------------------------------------------- one variant
@@ -290,6 +309,10 @@ def run_variant(name: str, variants: dict[str, Variant], table: pd.DataFrame,
                             chains=settings.chains, seed=seed, cores=cores)
     diag = _diagnostics(idata.posterior, design, spec, idata.sample_stats)
     problems = diag.problems()
+    # The paper's headline over the declared set (standalone enhancements, registry role),
+    # as `ceg summary` and fit.headline() compute it; the set is stated in the record.
+    chosen = derived.headline_set(list(design.coords["enhancement"]),
+                                  registries.enhancements["role"])
     record: dict[str, Any] = {
         "variant": name, "variant_digest": variant.digest(),
         "status": "ok" if not problems else "not_converged", "problems": problems,
@@ -299,8 +322,9 @@ def run_variant(name: str, variants: dict[str, Variant], table: pd.DataFrame,
         "min_ess_tail": round(diag.min_ess_tail, 1), "divergences": diag.divergences,
         "min_bfmi": round(float(np.min(diag.bfmi)), 4) if len(diag.bfmi) else None,
         "compile_seconds": round(compile_seconds, 2),
-        "posterior": summarise_draws(idata.posterior, spec.x_ref),
-        "prior": prior_headline(spec, design, settings.prior_draws, seed),
+        "headline_set": chosen,
+        "posterior": summarise_draws(idata.posterior, spec.x_ref, chosen),
+        "prior": prior_headline(spec, design, settings.prior_draws, seed, chosen),
     }
     if settings.loo:
         record["loo"] = _loo(compiled, idata, design)

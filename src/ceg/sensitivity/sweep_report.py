@@ -94,6 +94,33 @@ def _summarised(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in records if r.get("status") != "failed" and "posterior" in r]
 
 
+def without_undeclared_headlines(records: list[dict[str, Any]]
+                                 ) -> tuple[list[dict[str, Any]], list[str]]:
+    """Blank the headline of records made before it was computed over a declared set.
+
+    Such records (no ``headline_set`` key) hold a headline over every fitted
+    enhancement, increments and ablation controls included, which is not the
+    quantity the other records and ``ceg summary`` report. Their CEG summaries
+    stay; their headline values (posterior and prior) become NaN.
+
+    Returns
+    -------
+    tuple
+        The records (copies where changed) and the names of the blanked variants.
+    """
+    out, blanked = [], []
+    for r in records:
+        if r.get("status") == "failed" or "posterior" not in r or "headline_set" in r:
+            out.append(r)
+            continue
+        nan = {k: float("nan") for k in r["posterior"]["headline"]}
+        out.append({**r, "posterior": {**r["posterior"], "headline": nan,
+                                       "headline_all_fitted": r["posterior"]["headline"]},
+                    "prior": {k: float("nan") for k in r["prior"]}})
+        blanked.append(r["variant"])
+    return out, blanked
+
+
 def sweep_table(records: list[dict[str, Any]], descriptions: dict[str, str] | None = None
                 ) -> pd.DataFrame:
     """Return one row per variant: verdict, CEGs with 90% intervals, headline, prior headline.
@@ -362,12 +389,24 @@ def sweep_report(records: SbcRecords, figures: bool = True) -> SweepReport:
     variants = records.header.get("variants", {})
     descriptions = {n: v.get("description", "") for n, v in variants.items()}
     overrides = {n: v.get("overrides", {}) for n, v in variants.items()}
-    table = sweep_table(records.records, descriptions)
-    done = _summarised(records.records)
+    recs, blanked = without_undeclared_headlines(records.records)
+    table = sweep_table(recs, descriptions)
+    done = _summarised(recs)
     names = [r["variant"] for r in done]
     reference = REFERENCE if REFERENCE in names else (names[0] if names else None)
     notes = []
-    failed = [r["variant"] for r in records.records if r.get("status") == "failed"]
+    declared = next((r.get("headline_set") for r in done if r["variant"] == reference), None)
+    if declared:
+        notes.append(f"The headline (P(most > 5x), P(some > 20x), share > 5x) is over the "
+                     f"declared set, the standalone enhancements: {', '.join(declared)}; "
+                     "each record holds its own set and, beside it, the headline over every "
+                     "fitted enhancement (headline_all_fitted).")
+    if blanked:
+        notes.append(f"Headline left blank for {blanked}: recorded before the headline was "
+                     "computed over the declared set (standalone enhancements), so theirs is "
+                     "over every fitted enhancement; delete their lines from "
+                     "sweep_records.jsonl and rerun the sweep to refit them.")
+    failed = [r["variant"] for r in recs if r.get("status") == "failed"]
     if failed:
         notes.append(f"Failed fits (no numbers; their errors are in the table): {failed}.")
     fewer = sorted({r["variant"] for r in done
@@ -379,8 +418,8 @@ def sweep_report(records: SbcRecords, figures: bool = True) -> SweepReport:
     not_conv = [r["variant"] for r in done if r["status"] != "ok"]
     if not_conv:
         notes.append(f"Not converged (numbers shown, not to be trusted): {not_conv}.")
-    weights, averaged, stack_notes = stacking(records.records, overrides, reference)
-    report = SweepReport(table=table, decomposition=decomposition(records.records),
+    weights, averaged, stack_notes = stacking(recs, overrides, reference)
+    report = SweepReport(table=table, decomposition=decomposition(recs),
                          stacking=weights, averaged=averaged, reference=reference,
                          notes=notes + stack_notes)
     if figures and reference is not None:

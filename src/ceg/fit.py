@@ -332,13 +332,16 @@ def fit(
     s = spec.sampler.override(name=sampler, draws=draws, tune=tune, chains=chains, seed=seed)
     draws, tune, chains, seed, sampler = s.draws, s.tune, s.chains, s.seed, s.name
     used = registries_used(reg, table)
-    key = fit_cache.fit_key(
-        table_sha256=table_digest(table),
-        registries_csv=_csv(used.benchmarks, index=True) + _csv(used.enhancements, index=True),
-        spec_digest=spec.digest(),
-        sampler={"name": sampler, "draws": draws, "tune": tune, "chains": chains, "seed": seed},
-        versions=_versions())
-    cached = fit_cache.entry(key)
+    cached = None
+    if fit_cache.cache_folder() is not None:  # the key (hashes, source digest) only then
+        cached = fit_cache.entry(fit_cache.fit_key(
+            table_sha256=table_digest(table),
+            registries_csv=_csv(used.benchmarks, index=True) + _csv(used.enhancements,
+                                                                    index=True),
+            spec_digest=spec.digest(),
+            sampler={"name": sampler, "draws": draws, "tune": tune, "chains": chains,
+                     "seed": seed},
+            versions=_versions()))
     result = _load_cached(cached)
     if result is None:
         result = _sample(table, spec, reg, used, draws=draws, tune=tune, chains=chains,

@@ -3,6 +3,8 @@
 Usage::
 
     python scripts/holdout_misses.py PREDICTIONS.csv --cutoff-flop 8.4e22
+    python scripts/holdout_misses.py PREDICTIONS.csv --cutoff-flop 8.4e22 \
+        --fit out/ho/fit.nc --table out/obsscaling.csv   # and the model effects' trend
 
 ``PREDICTIONS.csv`` is the ``holdout_predictions.csv`` that ``ceg validate holdout``
 writes. Prints markdown tables: the share of held-out scores above and below their 90%
@@ -10,6 +12,10 @@ interval; coverage, bias (score minus predictive median) and interval width by h
 model's compute lies beyond the cutoff (decades); and whether the misses cluster by model:
 the variance of the models' mean residuals against what independent residuals would give
 (the mean over models of the residual variance divided by the model's row count).
+With ``--fit`` (the training fit a held-out run saves, ``fit.nc``, with model effects)
+and ``--table`` (the full table), also the trend of the training models' posterior mean
+model effects with compute within their families: the slope of η on log10 FLOP after
+removing each family's mean (families with two or more training models).
 """
 
 from __future__ import annotations
@@ -49,6 +55,26 @@ def misses(pred: pd.DataFrame, cutoff_flop: float) -> dict[str, pd.DataFrame]:
             "clustering_by_model": clustering}
 
 
+def model_effect_trend(fit_path: str, table_path: str, cutoff_flop: float) -> pd.DataFrame:
+    """Return the within-family slope of the training models' mean model effect on compute."""
+    import arviz as az
+
+    effect = az.from_netcdf(fit_path).posterior["model_effect"]
+    eta = pd.Series(effect.mean(("chain", "draw")).to_numpy(),
+                    index=[str(m).split("|", 1)[-1] for m in effect.coords["model"].to_numpy()])
+    models = pd.read_csv(table_path).groupby("model").agg(family=("family", "first"),
+                                                          flop=("train_flop", "first"))
+    models.index = models.index.astype(str)
+    d = models.assign(eta=eta).dropna()
+    d = d[d["flop"] <= cutoff_flop * (1 + 1e-9)]
+    d = d[d.groupby("family")["flop"].transform("size") >= 2]
+    x = np.log10(d["flop"]) - np.log10(d["flop"]).groupby(d["family"]).transform("mean")
+    y = d["eta"] - d.groupby("family")["eta"].transform("mean")
+    return pd.DataFrame({"models": [len(d)], "families": [d["family"].nunique()],
+                         "slope_decades_per_decade": [np.polyfit(x, y, 1)[0]],
+                         "correlation": [np.corrcoef(x, y)[0, 1]]})
+
+
 def markdown(table: pd.DataFrame) -> str:
     """Return a DataFrame as a markdown table (its index as the first column)."""
     table = table.reset_index()
@@ -63,8 +89,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("predictions")
     parser.add_argument("--cutoff-flop", type=float, required=True)
+    parser.add_argument("--fit", help="the held-out run's training fit (fit.nc)")
+    parser.add_argument("--table", help="the full table the run split")
     args = parser.parse_args()
     tables = misses(pd.read_csv(args.predictions), args.cutoff_flop)
+    if args.fit and args.table:
+        tables["model_effect_trend_in_training"] = model_effect_trend(
+            args.fit, args.table, args.cutoff_flop)
     for name, table in tables.items():
         print(f"\n{name}\n")
         print(markdown(table.round(3)))

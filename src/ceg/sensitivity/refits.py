@@ -165,7 +165,8 @@ def _headline_of(enh: xr.DataArray, headline_set: list[str] | None) -> dict[str,
     """Return the headline over ``headline_set`` (every fitted enhancement when ``None``)."""
     if headline_set is None:
         return headline_values(enh)
-    chosen = [e for e in enh["enhancement"].to_numpy() if e in set(headline_set)]
+    keep = set(headline_set)
+    chosen = [e for e in enh["enhancement"].to_numpy() if e in keep]
     if not chosen:
         return {k: float("nan") for k in headline_values(enh)}
     return headline_values(enh.sel(enhancement=chosen))

@@ -13,7 +13,7 @@ from ceg.model import build_model
 from fakes import fake_fit, small_table
 
 
-@pytest.fixture(scope="module", params=["default", "profiles"])
+@pytest.fixture(scope="module", params=["default", "profiles_family_scale"])
 def prior_fit(request):
     return fake_fit(small_table(), request.param, draws=4, chains=2, method="prior")
 

@@ -6,7 +6,7 @@ The one place that knows how the model's pieces combine. Observation :math:`i`
 
 .. math::
 
-    x^{\mathrm{eff}}_m &= x_m + \delta_f + \eta_m \
+    x^{\mathrm{eff}}_m &= x_m + \delta_f + \eta_m + \lambda_f (x_m - x_{ref}) \
     \ell_i &= \sum_{e \in c_i} s_{e,b}(x^{\mathrm{scale}}_m), \qquad
     x^{\mathrm{scale}}_m = x_m \text{ or } x^{\mathrm{eff}}_m
     \ (\texttt{structure.scale\_compute}) \
@@ -131,8 +131,17 @@ def learned_floor(chance: Any, floor_logit: Any, lib: ModuleType = np) -> Any:
     return chance * _sigmoid(floor_logit, lib)
 
 
-def model_compute(x: Any, family_effect: Any, model_effect: Any) -> Any:
-    r"""Return a model's compute as its rows see it, :math:`x + \delta_f + \eta_m`.
+def model_compute(x: Any, family_effect: Any, model_effect: Any, family_scale: Any = 0.0,
+                  x_ref: Any = 0.0) -> Any:
+    r"""Return a model's compute as its rows see it.
+
+    That is :math:`x + \delta_f + \eta_m + \lambda_f (x - x_{ref})`: its
+    pre-training compute, its family's efficiency at ``x_ref``, its own
+    efficiency, and, with family scale slopes, the extra decades of effective
+    compute its family gains per decade of compute beyond ``x_ref``
+    (:math:`\lambda_f = 0.1`: the family's capability grows 10% faster with
+    compute than the pooled curves say, so its extrapolation is uncertain in
+    proportion to the distance from ``x_ref``).
 
     Parameters
     ----------
@@ -140,13 +149,17 @@ def model_compute(x: Any, family_effect: Any, model_effect: Any) -> Any:
         Pre-training compute (log10 FLOP, or decades from ``x_ref``).
     family_effect, model_effect
         The family's efficiency and the model's own, in decades.
+    family_scale
+        :math:`\lambda_f`, decades of effective compute per decade (0: none).
+    x_ref
+        The reference compute, in the units of ``x`` (0 when ``x`` is centred).
 
     Returns
     -------
     array
         Same library and units as ``x``.
     """
-    return x + family_effect + model_effect
+    return x + family_effect + model_effect + family_scale * (x - x_ref)
 
 
 def scale_compute(structure: Structure, raw: Any, effective: Any) -> Any:
@@ -267,6 +280,9 @@ class RowParameters:
         Pre-training compute, log10 FLOP.
     family_effect, model_effect, protocol_offset
         Decades.
+    family_scale
+        :math:`\lambda_f`, decades of effective compute per decade (0 where the
+        model has no family scale slopes).
     intercept, deviation, scale_slope
         Shape (sample, row, slot): :math:`a_e`, :math:`u_{e,b}`,
         :math:`\gamma_e` per stacked enhancement, 0 in empty slots.
@@ -304,6 +320,7 @@ class RowParameters:
     draw: int
     new: dict[str, list[Any]] = field(default_factory=dict)
     sample_coords: dict[str, np.ndarray] = field(default_factory=dict)
+    family_scale: Any = 0.0
 
 
 def _stacked(posterior: xr.Dataset, name: str) -> xr.DataArray:
@@ -432,6 +449,11 @@ def gather(posterior: xr.Dataset, design: Design, rows: pd.DataFrame,
     if "family_effect" not in posterior:
         fe, found = np.zeros((n, n_rows)), [True] * n_rows
     known_or_new("family_effect", found, fam, "family")
+    fs, found = _take(posterior, "family_scale_slope", "family", fam, n)
+    if "family_scale_slope" in posterior:
+        known_or_new("family_scale", found, fam, "family")
+    else:
+        fs = np.zeros((n, n_rows))
 
     mlab = [f"{f}{SEP}{m}" if m else None for f, m in zip(fam, model, strict=True)]
     model_known = [lab is not None and lab in c["model"] for lab in mlab]
@@ -558,7 +580,7 @@ def gather(posterior: xr.Dataset, design: Design, rows: pd.DataFrame,
         residual=np.nan_to_num(res, nan=0.0) if "residual" not in new else res,
         reported_scale=reported, chain=chain, draw=draw, new=new,
         sample_coords={d: posterior[d].to_numpy() for d in ("chain", "draw")
-                       if d in posterior.coords})
+                       if d in posterior.coords}, family_scale=fs)
 
 
 def new_family_effects(effect: np.ndarray, family_sd: np.ndarray | None,
@@ -603,6 +625,8 @@ def draw_new(params: RowParameters, posterior: xr.Dataset, design: Design,
 
     - a new family: :func:`new_family_effects`;
     - a new model: :math:`\eta \sim N(0, \sigma_\eta)` (``model_sd``);
+    - a new family's scale slope: :math:`\lambda \sim N(0, \sigma_\lambda)`
+      (``family_scale_sd``);
     - an unfitted (family, benchmark) profile: :math:`N(0, \sigma_\phi)`;
     - an unfitted (model, benchmark) residual: :math:`N(0, \sigma_r)`;
     - a new enhancement of category :math:`k`: :math:`a \sim N(\mu_k, \sigma_a)`,
@@ -643,8 +667,8 @@ def draw_new(params: RowParameters, posterior: xr.Dataset, design: Design,
     """
     n = params.x.shape[0]
     out = replace(params, new={})
-    arrays = {k: getattr(params, k).copy() for k in
-              ("family_effect", "model_effect", "family_benchmark", "residual",
+    arrays = {k: np.array(getattr(params, k), dtype=float) for k in
+              ("family_effect", "model_effect", "family_scale", "family_benchmark", "residual",
                "intercept", "deviation", "scale_slope", "midpoint", "slope", "floor",
                "concentration")}
 
@@ -670,7 +694,8 @@ def draw_new(params: RowParameters, posterior: xr.Dataset, design: Design,
             else np.zeros((n, 1))
         drawn = new_family_effects(seen, _scalar(posterior, "family_sd"), rng, len(uniq))
         fill("family_effect", per_key(keys, lambda k: drawn[:, uniq.index(k)]))
-    for name, sd_name in (("model_effect", "model_sd"), ("family_benchmark", "family_benchmark_sd"),
+    for name, sd_name in (("model_effect", "model_sd"), ("family_scale", "family_scale_sd"),
+                          ("family_benchmark", "family_benchmark_sd"),
                           ("residual", "ability_residual_sd")):
         if name in params.new:
             sd = _population_sd(posterior, sd_name, n)
@@ -774,7 +799,8 @@ def typical(params: RowParameters, posterior: xr.Dataset, design: Design) -> Row
     RowParameters
         A copy with no NaN left and ``new`` empty.
     """
-    zero_sd = posterior.drop_vars([v for v in ("family_sd", "model_sd", "family_benchmark_sd",
+    zero_sd = posterior.drop_vars([v for v in ("family_sd", "model_sd", "family_scale_sd",
+                                               "family_benchmark_sd",
                                                "ability_residual_sd", "enhancement_sd",
                                                "slope_sd", "benchmark_shift_sd")
                                    if v in posterior])
@@ -814,7 +840,8 @@ def evaluate(params: RowParameters, structure: Structure | None, x_ref: float, *
     if params.new:
         raise CegError(f"rows have new units not drawn yet ({sorted(params.new)}): call "
                        "ceg.engine.draw_new first")
-    x_model = model_compute(params.x, params.family_effect, params.model_effect)
+    x_model = model_compute(params.x, params.family_effect, params.model_effect,
+                            params.family_scale, x_ref)
     if structure is not None:
         x_scale = scale_compute(structure, params.x, x_model)
     else:

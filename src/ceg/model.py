@@ -241,7 +241,17 @@ def build_model(spec: ModelSpec, design: Design,
         # Each model's compute as its rows see it (decades from x_ref), and the compute
         # the scale slope multiplies: raw pre-training compute, or the effective compute
         # of the model's base rows (family efficiency and model effect included).
-        x_eff = engine.model_compute(xc, fam[design.model_family], eta)
+        if s.family_scale_slopes:
+            # Non-centred: a family's lambda rests on the spread of its own models'
+            # compute, often a decade or less, so the data rarely pin it down; a family
+            # without training rows gets a draw from the population.
+            lam = _prior(spec, "family_scale_sd") * pm.Normal(
+                "family_scale_slope_z", 0.0, 1.0, dims="family")
+        else:
+            lam = pt.zeros(len(c["family"]))
+        lam = pm.Deterministic("family_scale_slope", lam, dims="family")
+        x_eff = engine.model_compute(xc, fam[design.model_family], eta,
+                                     lam[design.model_family], 0.0)
         x_scale = engine.scale_compute(s, xc, x_eff)
         pm.Deterministic("scale_log10_flop", x_scale + x_ref, dims="model")
 

@@ -56,6 +56,7 @@ PRIOR_NAMES: dict[str, bool] = {
 #: A spec gives exactly the priors its switches need (see :func:`required_priors`).
 VARIANT_PRIORS: dict[str, tuple[str, bool]] = {
     "model_sd": ("model_effects", True),
+    "family_scale_sd": ("family_scale_slopes", True),
     "family_benchmark_sd": ("family_benchmark_effects", True),
     "ability_residual_sd": ("ability_residual", True),
     "floor_logit_mean": ("floor", False),
@@ -96,6 +97,7 @@ class Structure:
     anchor_family_effects: bool = False
     anchor_enhancement_shifts: bool = False
     model_effects: bool = False
+    family_scale_slopes: bool = False
     family_benchmark_effects: bool = False
     ability_residual: bool = False
     slope_population: SlopePopulation = "normal"

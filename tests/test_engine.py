@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pymc as pm
 import pytest
 from scipy import stats
@@ -66,3 +67,31 @@ def test_unknown_labels_are_refused_unless_new_units_are_allowed(prior_fit):
     with pytest.raises(CegError, match="benchmark 'GSM8k' is not in the fit.*GSM8K"):
         engine.gather(prior_fit.posterior, d, rows.assign(benchmark="GSM8k"),
                       prior_fit.spec.structure, allow_new=True)
+
+
+def test_a_family_scale_slope_stretches_its_familys_compute(prior_fit):
+    # x_eff = x + delta_f + eta_m + lambda_f (x - x_ref): two rows of one family at computes
+    # two decades apart differ by (1 + lambda_f) * 2 decades of effective compute, per draw.
+    # The default has no family scale slopes: its lambda is 0 and the stretch is 1.
+    d, post, spec = prior_fit.design, prior_fit.posterior, prior_fit.spec
+    row = engine.design_rows(d).iloc[:1]
+    family = row["family"].iloc[0]
+    rows = row.assign(model="", log10_flop=spec.x_ref - 1.0)
+    rows = pd.concat([rows, rows.assign(log10_flop=spec.x_ref + 1.0)], ignore_index=True)
+    params = engine.draw_new(engine.gather(post, d, rows, spec.structure, allow_new=True), post, d,
+                             np.random.default_rng(1))
+    out = engine.evaluate(params, spec.structure, spec.x_ref)["model_log10_flop"]
+    stretch = (out.isel(row=1) - out.isel(row=0)).to_numpy() / 2.0
+    lam = post["family_scale_slope"].sel(family=family).to_numpy()
+    np.testing.assert_allclose(stretch, 1.0 + lam, atol=1e-12)
+    assert (lam != 0).all() == spec.structure.family_scale_slopes
+
+    # A new family draws one lambda per draw, shared by its rows; with the population sds
+    # set to zero (engine.typical) it is 0.
+    new = rows.assign(family="Nobody")
+    params = engine.gather(post, d, new, spec.structure, allow_new=True)
+    assert ("family_scale" in params.new) == ("family_scale_slope" in post)
+    drawn = engine.draw_new(params, post, d, np.random.default_rng(2))
+    np.testing.assert_array_equal(drawn.family_scale[:, 0], drawn.family_scale[:, 1])
+    assert (drawn.family_scale != 0).all() == spec.structure.family_scale_slopes
+    assert (engine.typical(params, post, d).family_scale == 0).all()

@@ -19,7 +19,7 @@ from fakes import small_table
 
 VARIANT_SWITCHES = dict(model_effects=True, family_benchmark_effects=True,
                         ability_residual=True, slope_population="student_t",
-                        scale_compute="effective")
+                        scale_compute="effective", family_scale_slopes=True)
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +58,7 @@ def test_the_profiles_spec_needs_exactly_its_switches_priors():
 
 def test_with_its_new_effects_at_zero_the_variant_is_the_default_model(design):
     default = ModelSpec.load("default")
-    variant = ModelSpec.load("profiles")
+    variant = ModelSpec.load("profiles_family_scale")
     # the chance floor and no slope cap, so that only the zero-able effects differ
     variant = dataclasses.replace(variant, structure=dataclasses.replace(
         variant.structure, floor="chance", slope_max=None))
@@ -75,9 +75,11 @@ def test_with_its_new_effects_at_zero_the_variant_is_the_default_model(design):
         p1[k] = p0[k] if k in p0 else np.zeros_like(p1[k])
     np.testing.assert_allclose(_loglik(m1, p1), _loglik(m0, p0), rtol=1e-10)
     # and each new effect moves the likelihood
-    for stem in ("ability_residual_z", "family_benchmark_effect_z", "model_effect_z"):
+    for stem in ("ability_residual_z", "family_benchmark_effect_z", "model_effect_z",
+                 "family_scale_slope_z"):
         moved = dict(p1)
-        moved[stem] = rng.normal(0, 1, np.shape(p1[stem]))
+        (key,) = [k for k in p1 if k.startswith(stem)]  # a zero-sum value is "<name>_zerosum__"
+        moved[key] = rng.normal(0, 1, np.shape(p1[key]))
         assert not np.allclose(_loglik(m1, moved), _loglik(m1, p1)), stem
 
 
@@ -131,7 +133,7 @@ def test_a_note_after_the_source_id_does_not_make_a_protocol_group():
 
 @pytest.mark.parametrize("switch,value", list(VARIANT_SWITCHES.items()))
 def test_each_switch_alone_builds_with_a_finite_gradient(design, switch, value):
-    base = ModelSpec.load("profiles")
+    base = ModelSpec.load("profiles_family_scale")
     default = ModelSpec.load("default")
     structure = dataclasses.replace(default.structure, **{switch: value})
     priors = {n: base.priors[n] for n in required_priors(structure)}
@@ -224,6 +226,27 @@ def test_a_family_without_training_rows_is_sampled_apart_from_the_zero_sum(desig
     np.testing.assert_allclose(_loglik(model, moved), _loglik(model, point), rtol=1e-12)
     # unmasked, the same spec keeps one zero sum over all families
     assert "family_effect_centred" in {v.name for v in build_model(spec, design).free_RVs}
+
+
+def test_family_scale_slopes_sum_to_zero_over_the_families_with_data(design):
+    # Their mean would trade off against the benchmark slopes; a family without training rows
+    # is a draw from the population that the training rows' likelihood does not see.
+    spec = ModelSpec.load("profiles_family_scale")
+    families = design.coords["family"]
+    rng = np.random.default_rng(5)
+    for held_out in (None, _masked_family(design, "UL2")):
+        model = build_model(spec, design, held_out=held_out)
+        point = {k: v + rng.normal(0, 0.5, np.shape(v))
+                 for k, v in model.initial_point().items()}
+        (lam,) = _at_point(model, [model["family_scale_slope"]], point)
+        with_data = [i for i, f in enumerate(families) if held_out is None or f != "UL2"]
+        assert abs(lam[with_data].sum()) < 1e-10
+        assert (np.abs(lam) > 1e-6).all()
+        if held_out is not None:
+            moved = dict(point)
+            moved["family_scale_slope_without_data_z"] = (
+                point["family_scale_slope_without_data_z"] + 3.0)
+            np.testing.assert_allclose(_loglik(model, moved), _loglik(model, point), rtol=1e-12)
 
 
 def test_the_model_parameterised_as_a_masked_fit_observes_every_row(design):

@@ -241,12 +241,21 @@ def build_model(spec: ModelSpec, design: Design,
         # Each model's compute as its rows see it (decades from x_ref), and the compute
         # the scale slope multiplies: raw pre-training compute, or the effective compute
         # of the model's base rows (family efficiency and model effect included).
-        if s.family_scale_slopes:
-            # Non-centred: a family's lambda rests on the spread of its own models'
-            # compute, often a decade or less, so the data rarely pin it down; a family
-            # without training rows gets a draw from the population.
-            lam = _prior(spec, "family_scale_sd") * pm.Normal(
-                "family_scale_slope_z", 0.0, 1.0, dims="family")
+        if s.family_scale_slopes and len(c["family"]) > 1:
+            # Sum to zero over the families with data, as the family effects: their mean
+            # would otherwise trade off against the benchmark slopes (every curve 10%
+            # steeper, every family's compute 10% narrower). Non-centred: a family's
+            # lambda rests on the spread of its own models' compute, often a decade or
+            # less, so the data rarely pin it down. A family without training rows is a
+            # draw from the population.
+            lam_sd = _prior(spec, "family_scale_sd")
+            data_free = data_free_families(design, held_out)
+            if len(data_free):
+                lam = _family_effects_with_data_free(model, design, data_free, lam_sd, False,
+                                                     name="family_scale_slope")
+            else:
+                lam = lam_sd * pm.ZeroSumNormal("family_scale_slope_z", sigma=1.0,
+                                                dims="family")
         else:
             lam = pt.zeros(len(c["family"]))
         lam = pm.Deterministic("family_scale_slope", lam, dims="family")
@@ -309,8 +318,8 @@ def data_free_families(design: Design, held_out: np.ndarray | None) -> np.ndarra
 
 
 def _family_effects_with_data_free(model: pm.Model, design: Design, data_free: np.ndarray,
-                                   family_sd: pt.TensorVariable,
-                                   centred: bool) -> pt.TensorVariable:
+                                   family_sd: pt.TensorVariable, centred: bool,
+                                   name: str = "family_effect") -> pt.TensorVariable:
     """Family effects of a masked fit where some families have no training row.
 
     In one zero-sum vector over all families, the effects of families without
@@ -322,21 +331,23 @@ def _family_effects_with_data_free(model: pm.Model, design: Design, data_free: n
     prior alone moves it, so its posterior draws are draws of a new family
     around the (zero) common level of the families with data: held-out
     prediction reads them as they are (``build_model(...,
-    observe_held_out=True)``).
+    observe_held_out=True)``). ``name`` prefixes the free variables (the
+    family scale slopes use the same construction).
     """
     families = design.coords["family"]
     seen = np.setdiff1d(np.arange(len(families)), data_free)
-    model.add_coord("family_with_data", [families[i] for i in seen])
-    model.add_coord("family_without_data", [families[i] for i in data_free])
+    if "family_with_data" not in model.coords:
+        model.add_coord("family_with_data", [families[i] for i in seen])
+        model.add_coord("family_without_data", [families[i] for i in data_free])
     if len(seen) == 1:
         with_data = pt.zeros(1)  # one family with data: its effect is the common level
     elif centred:
-        with_data = pm.ZeroSumNormal("family_effect_with_data_centred", sigma=family_sd,
+        with_data = pm.ZeroSumNormal(f"{name}_with_data_centred", sigma=family_sd,
                                      dims="family_with_data")
     else:
-        with_data = family_sd * pm.ZeroSumNormal("family_effect_with_data_z", sigma=1.0,
+        with_data = family_sd * pm.ZeroSumNormal(f"{name}_with_data_z", sigma=1.0,
                                                  dims="family_with_data")
-    without = family_sd * pm.Normal("family_effect_without_data_z", 0.0, 1.0,
+    without = family_sd * pm.Normal(f"{name}_without_data_z", 0.0, 1.0,
                                     dims="family_without_data")
     fam = pt.zeros(len(families))
     fam = pt.set_subtensor(fam[seen], with_data)

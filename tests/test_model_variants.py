@@ -201,7 +201,10 @@ def _masked_family(design, family):
 
 
 def test_a_family_without_training_rows_is_sampled_apart_from_the_zero_sum(design):
-    spec = ModelSpec.load("profiles")
+    # Family effects and family scale slopes alike: the families with data sum to zero (the
+    # slopes' mean would trade off against every benchmark slope); a data-free family is a
+    # population draw that the training rows' likelihood does not see.
+    spec = ModelSpec.load("profiles_family_scale")
     held_out = _masked_family(design, "UL2")
     from ceg.model import data_free_families
 
@@ -209,44 +212,31 @@ def test_a_family_without_training_rows_is_sampled_apart_from_the_zero_sum(desig
     assert len(data_free_families(design, None)) == 0
     model = build_model(spec, design, held_out=held_out)
     names = {v.name for v in model.free_RVs}
-    assert {"family_effect_with_data_centred", "family_effect_without_data_z"} <= names
+    assert {"family_effect_with_data_centred", "family_effect_without_data_z",
+            "family_scale_slope_with_data_z", "family_scale_slope_without_data_z"} <= names
     assert "family_effect_centred" not in names
     assert model.coords["family_without_data"] == ("UL2",)
     point = model.initial_point()
     rng = np.random.default_rng(2)
     point = {k: v + rng.normal(0, 0.5, np.shape(v)) for k, v in point.items()}
-    (effect,) = _at_point(model, [model["family_effect"]], point)
+    effects = _at_point(model, [model["family_effect"], model["family_scale_slope"]], point)
     with_data = [i for i, f in enumerate(design.coords["family"]) if f != "UL2"]
-    assert abs(effect[with_data].sum()) < 1e-10
-    assert abs(effect[design.coords["family"].index("UL2")]) > 1e-6
-    # The training rows' likelihood does not depend on a data-free family's effect:
-    # the anchored benchmark logits count the training rows' families only.
-    moved = dict(point)
-    moved["family_effect_without_data_z"] = point["family_effect_without_data_z"] + 3.0
-    np.testing.assert_allclose(_loglik(model, moved), _loglik(model, point), rtol=1e-12)
+    for effect in effects:
+        assert abs(effect[with_data].sum()) < 1e-10
+        assert abs(effect[design.coords["family"].index("UL2")]) > 1e-6
+    # The training rows' likelihood does not depend on a data-free family's effect or scale
+    # slope: the anchored benchmark logits count the training rows' families only.
+    for name in ("family_effect_without_data_z", "family_scale_slope_without_data_z"):
+        moved = dict(point)
+        moved[name] = point[name] + 3.0
+        np.testing.assert_allclose(_loglik(model, moved), _loglik(model, point), rtol=1e-12)
     # unmasked, the same spec keeps one zero sum over all families
-    assert "family_effect_centred" in {v.name for v in build_model(spec, design).free_RVs}
-
-
-def test_family_scale_slopes_sum_to_zero_over_the_families_with_data(design):
-    # Their mean would trade off against the benchmark slopes; a family without training rows
-    # is a draw from the population that the training rows' likelihood does not see.
-    spec = ModelSpec.load("profiles_family_scale")
-    families = design.coords["family"]
-    rng = np.random.default_rng(5)
-    for held_out in (None, _masked_family(design, "UL2")):
-        model = build_model(spec, design, held_out=held_out)
-        point = {k: v + rng.normal(0, 0.5, np.shape(v))
-                 for k, v in model.initial_point().items()}
-        (lam,) = _at_point(model, [model["family_scale_slope"]], point)
-        with_data = [i for i, f in enumerate(families) if held_out is None or f != "UL2"]
-        assert abs(lam[with_data].sum()) < 1e-10
-        assert (np.abs(lam) > 1e-6).all()
-        if held_out is not None:
-            moved = dict(point)
-            moved["family_scale_slope_without_data_z"] = (
-                point["family_scale_slope_without_data_z"] + 3.0)
-            np.testing.assert_allclose(_loglik(model, moved), _loglik(model, point), rtol=1e-12)
+    unmasked = build_model(spec, design)
+    assert {"family_effect_centred", "family_scale_slope_z"} <= {
+        v.name for v in unmasked.free_RVs}
+    point = {k: v + rng.normal(0, 0.5, np.shape(v)) for k, v in unmasked.initial_point().items()}
+    (lam,) = _at_point(unmasked, [unmasked["family_scale_slope"]], point)
+    assert abs(lam.sum()) < 1e-10 and (np.abs(lam) > 1e-6).all()
 
 
 def test_the_model_parameterised_as_a_masked_fit_observes_every_row(design):

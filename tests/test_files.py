@@ -31,3 +31,12 @@ def test_text_replaces_the_file_with_the_umask_permissions(tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert path.stat().st_mode & 0o777 == 0o666 & ~mask  # not mkstemp's private 0600
+
+
+def test_a_missing_folder_is_created_not_an_error(tmp_path):
+    # A held-out run with --save-fit into its not-yet-made --out folder sampled for 47 minutes
+    # and then raised FileNotFoundError at the write: the write makes the folder.
+    path = tmp_path / "new" / "deeper" / "fit.txt"
+    write_text_atomic(path, "done")
+    assert path.read_text() == "done"
+    assert [p.name for p in path.parent.iterdir()] == ["fit.txt"]

@@ -21,7 +21,8 @@ def write_atomic(path: Path | str, write: Callable[[Path], object]) -> Path:
     Parameters
     ----------
     path
-        Destination; its folder must exist.
+        Destination; its folder is created if missing (a long fit must never be lost
+        at the end because ``--save-fit out/new/fit.nc`` named a folder not made yet).
     write
         Writes the complete content to the path it is given.
 
@@ -33,6 +34,7 @@ def write_atomic(path: Path | str, write: Callable[[Path], object]) -> Path:
         private 0600).
     """
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:

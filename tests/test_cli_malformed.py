@@ -187,3 +187,18 @@ def test_the_sweep_reaches_every_command():
     assert {"fit", "summary", "export", "report", "data validate", "data show",
             "data import obsscaling", "data import sloth", "validate sbc",
             "validate sbc-report", "validate holdout", "validate ppc"} <= names
+
+
+def test_a_path_the_system_refuses_exits_2_naming_it(capsys):
+    # An output folder that is not writable (or a full disk) surfaces as an OSError, often only
+    # after a long fit: it must read as a message naming the path, with status 2, not a traceback.
+    refusing = typer.Typer()
+
+    @refusing.command()
+    def write() -> None:
+        raise PermissionError(13, "Permission denied", "/read-only/fit.nc")
+
+    assert run_guarded(refusing, []) == 2
+    err = capsys.readouterr().err
+    assert "/read-only/fit.nc" in err and "Permission denied" in err
+    assert "Traceback" not in err

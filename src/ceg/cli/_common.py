@@ -125,6 +125,13 @@ def run_guarded(app: typer.Typer, args: list[str] | None = None) -> int:
     except _CLICK_EXCEPTIONS as exc:  # usage errors
         exc.show()  # type: ignore[attr-defined]
         return exc.exit_code  # type: ignore[attr-defined]
+    except OSError as exc:  # a path the system refuses (permissions, a full disk, a file as folder)
+        where = f" {exc.filename}" if exc.filename else ""
+        err_console.print(f"error: cannot use{where}: {exc.strerror or exc}. Check that the "
+                          "path exists (for input) or that its folder is writable and has "
+                          "space (for output), then run the command again",
+                          markup=False, highlight=False)
+        return 2
     finally:
         warnings.showwarning = previous
     return 0

@@ -201,9 +201,9 @@ def _masked_family(design, family):
 
 
 def test_a_family_without_training_rows_is_sampled_apart_from_the_zero_sum(design):
-    # Family effects and family scale slopes alike: the families with data sum to zero (the
-    # slopes' mean would trade off against every benchmark slope); a data-free family is a
-    # population draw that the training rows' likelihood does not see.
+    # The families with data sum to zero (their mean would trade off against the benchmark
+    # logits); a data-free family is a population draw the training rows' likelihood does
+    # not see.
     spec = ModelSpec.load("profiles_family_scale")
     held_out = _masked_family(design, "UL2")
     from ceg.model import data_free_families
@@ -212,31 +212,64 @@ def test_a_family_without_training_rows_is_sampled_apart_from_the_zero_sum(desig
     assert len(data_free_families(design, None)) == 0
     model = build_model(spec, design, held_out=held_out)
     names = {v.name for v in model.free_RVs}
-    assert {"family_effect_with_data_centred", "family_effect_without_data_z",
-            "family_scale_slope_with_data_z", "family_scale_slope_without_data_z"} <= names
+    assert {"family_effect_with_data_centred", "family_effect_without_data_z"} <= names
     assert "family_effect_centred" not in names
     assert model.coords["family_without_data"] == ("UL2",)
     point = model.initial_point()
     rng = np.random.default_rng(2)
     point = {k: v + rng.normal(0, 0.5, np.shape(v)) for k, v in point.items()}
-    effects = _at_point(model, [model["family_effect"], model["family_scale_slope"]], point)
+    (effect,) = _at_point(model, [model["family_effect"]], point)
     with_data = [i for i, f in enumerate(design.coords["family"]) if f != "UL2"]
-    for effect in effects:
-        assert abs(effect[with_data].sum()) < 1e-10
-        assert abs(effect[design.coords["family"].index("UL2")]) > 1e-6
-    # The training rows' likelihood does not depend on a data-free family's effect or scale
-    # slope: the anchored benchmark logits count the training rows' families only.
-    for name in ("family_effect_without_data_z", "family_scale_slope_without_data_z"):
-        moved = dict(point)
-        moved[name] = point[name] + 3.0
-        np.testing.assert_allclose(_loglik(model, moved), _loglik(model, point), rtol=1e-12)
+    assert abs(effect[with_data].sum()) < 1e-10
+    assert abs(effect[design.coords["family"].index("UL2")]) > 1e-6
+    # The training rows' likelihood does not depend on a data-free family's effect.
+    moved = dict(point)
+    moved["family_effect_without_data_z"] = point["family_effect_without_data_z"] + 3.0
+    np.testing.assert_allclose(_loglik(model, moved), _loglik(model, point), rtol=1e-12)
     # unmasked, the same spec keeps one zero sum over all families
     unmasked = build_model(spec, design)
-    assert {"family_effect_centred", "family_scale_slope_z"} <= {
-        v.name for v in unmasked.free_RVs}
-    point = {k: v + rng.normal(0, 0.5, np.shape(v)) for k, v in unmasked.initial_point().items()}
-    (lam,) = _at_point(unmasked, [unmasked["family_scale_slope"]], point)
-    assert abs(lam.sum()) < 1e-10 and (np.abs(lam) > 1e-6).all()
+    assert "family_effect_centred" in {v.name for v in unmasked.free_RVs}
+
+
+def test_family_scale_slopes_sum_to_zero_weighted_by_their_familys_compute_spread(design):
+    # A common part of the family scale slopes would trade off against every benchmark slope.
+    # It is removed with weights that are each family's within-family spread of training
+    # compute: a family with one training model (or none) has nothing that sees its lambda,
+    # so it must not take up the sum (it did with a plain zero sum: not converged on the
+    # ObsScaling split); its lambda is a free population draw, like a new family's.
+    from ceg.model import family_compute_spread
+
+    spec = ModelSpec.load("profiles_family_scale")
+    families = design.coords["family"]
+    table = design.table
+    for held_out in (None, _masked_family(design, "UL2") | _masked_family(design, "Codex")):
+        spread = family_compute_spread(design, held_out)
+        kept = table if held_out is None else table[~held_out]
+        for f, w in zip(families, spread):
+            x = np.log10(kept.loc[kept["family"] == f].groupby("model")["train_flop"].first())
+            assert w == pytest.approx(((x - x.mean()) ** 2).sum(), abs=1e-12), f
+        free = [families[i] for i in np.flatnonzero(spread == 0)]
+        assert {"GPT-3", "GPT-J", "UL2"} <= set(free)  # one model each
+        assert ("Codex" in free) == (held_out is not None)  # two models, both held out
+
+        model = build_model(spec, design, held_out=held_out)
+        rng = np.random.default_rng(7)
+        point = {k: v + rng.normal(0, 0.5, np.shape(v))
+                 for k, v in model.initial_point().items()}
+        (lam,) = _at_point(model, [model["family_scale_slope"]], point)
+        assert abs(lam @ spread) < 1e-10 and (np.abs(lam) > 1e-6).all()
+        # a free family's lambda is its own z times the population sd
+        sd = _at_point(model, [model["family_scale_sd"]], point)[0]
+        for f in free:
+            i = families.index(f)
+            assert lam[i] == pytest.approx(sd * point["family_scale_slope_z"][i], rel=1e-12)
+    # With UL2 held out, the training rows' likelihood does not see its lambda.
+    moved = dict(point)
+    moved["family_scale_slope_z"] = point["family_scale_slope_z"].copy()
+    moved["family_scale_slope_z"][families.index("UL2")] += 3.0
+    np.testing.assert_allclose(_loglik(model, moved), _loglik(model, point), rtol=1e-12)
+    (lam_moved,) = _at_point(model, [model["family_scale_slope"]], moved)
+    assert lam_moved[families.index("UL2")] != pytest.approx(lam[families.index("UL2")])
 
 
 def test_the_model_parameterised_as_a_masked_fit_observes_every_row(design):

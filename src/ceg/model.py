@@ -242,20 +242,24 @@ def build_model(spec: ModelSpec, design: Design,
         # the scale slope multiplies: raw pre-training compute, or the effective compute
         # of the model's base rows (family efficiency and model effect included).
         if s.family_scale_slopes and len(c["family"]) > 1:
-            # Sum to zero over the families with data, as the family effects: their mean
-            # would otherwise trade off against the benchmark slopes (every curve 10%
-            # steeper, every family's compute 10% narrower). Non-centred: a family's
-            # lambda rests on the spread of its own models' compute, often a decade or
-            # less, so the data rarely pin it down. A family without training rows is a
-            # draw from the population.
+            # A common part of the lambdas would trade off against the benchmark slopes
+            # (every curve 10% steeper, every family's compute 10% narrower), so it is
+            # removed: the lambdas' mean weighted by each family's within-family spread
+            # of training compute is zero (family_compute_spread). A plain zero sum over
+            # the families with data was not enough: families with one training model
+            # (or none) have no spread that sees their lambda, so they took up the sum at
+            # no cost to the likelihood while the other families narrowed their compute
+            # together (ObsScaling split: R-hat 1.10-1.16 along that direction, the mean
+            # log slope correlating 0.5 with the compute offsets of small-compute models).
+            # With zero weight a family's lambda is a free draw from the population, as
+            # a new family's is. Non-centred: a lambda rests on a decade or less of its
+            # own models' compute, so the data rarely pin it down.
             lam_sd = _prior(spec, "family_scale_sd")
-            data_free = data_free_families(design, held_out)
-            if len(data_free):
-                lam = _family_effects_with_data_free(model, design, data_free, lam_sd, False,
-                                                     name="family_scale_slope")
-            else:
-                lam = lam_sd * pm.ZeroSumNormal("family_scale_slope_z", sigma=1.0,
-                                                dims="family")
+            spread = family_compute_spread(design, held_out)
+            z = pm.Normal("family_scale_slope_z", 0.0, 1.0, dims="family")
+            if spread.sum() > 0:
+                z = z - spread * pt.dot(spread, z) / float(spread @ spread)
+            lam = lam_sd * z
         else:
             lam = pt.zeros(len(c["family"]))
         lam = pm.Deterministic("family_scale_slope", lam, dims="family")
@@ -293,6 +297,38 @@ def build_model(spec: ModelSpec, design: Design,
         else:
             pm.Binomial("n_correct", n=n_items, p=p, observed=n_correct, dims=obs_dim)
     return model
+
+
+def family_compute_spread(design: Design, held_out: np.ndarray | None) -> np.ndarray:
+    """Return each family's within-family spread of training compute.
+
+    The sum over the family's models that have a training row of
+    :math:`(x_m - \bar x_f)^2`, with :math:`x_m` the model's log10
+    pre-training compute and :math:`\bar x_f` their mean: the leverage
+    with which the training rows see the family's scale slope
+    :math:`\lambda_f` once its family effect has taken up the family's mean.
+    Zero for a family with one training model, several of one size, or none.
+
+    Parameters
+    ----------
+    design
+        Coordinates and index arrays of the evaluation table.
+    held_out
+        Boolean mask of the held-out rows, or ``None`` (nothing held out).
+
+    Returns
+    -------
+    numpy.ndarray
+        One non-negative value per family, in ``design.coords["family"]`` order.
+    """
+    rows = np.arange(design.n_obs) if held_out is None else _training_rows(design, held_out)
+    models = np.unique(design.obs_model[rows])
+    x = design.model_log10_flop[models]
+    fam = design.model_family[models]
+    n_fam = len(design.coords["family"])
+    count = np.bincount(fam, minlength=n_fam)
+    mean = np.bincount(fam, weights=x, minlength=n_fam) / np.maximum(count, 1)
+    return np.bincount(fam, weights=(x - mean[fam]) ** 2, minlength=n_fam)
 
 
 def data_free_families(design: Design, held_out: np.ndarray | None) -> np.ndarray:

@@ -245,7 +245,7 @@ def test_family_scale_slopes_sum_to_zero_weighted_by_their_familys_compute_sprea
     for held_out in (None, _masked_family(design, "UL2") | _masked_family(design, "Codex")):
         spread = family_compute_spread(design, held_out)
         kept = table if held_out is None else table[~held_out]
-        for f, w in zip(families, spread):
+        for f, w in zip(families, spread, strict=True):
             x = np.log10(kept.loc[kept["family"] == f].groupby("model")["train_flop"].first())
             assert w == pytest.approx(((x - x.mean()) ** 2).sum(), abs=1e-12), f
         free = [families[i] for i in np.flatnonzero(spread == 0)]

@@ -140,3 +140,21 @@ def test_load_missing_path_and_bad_toml(tmp_path):
 def test_spec_is_frozen(default):
     with pytest.raises(AttributeError):
         default.name = "other"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("section, key, on, prior", [
+    ("sampler", "mass_matrix", "low_rank", None),
+    ("structure", "slope_max", 16.0, None),
+    ("structure", "family_scale_slopes", True, "family_scale_sd")])
+def test_a_switch_added_later_changes_the_digest_only_when_it_is_turned_on(default, raw, section,
+                                                                           key, on, prior):
+    # A spec that leaves the switch off stores no key for it, so fits and sweep records made
+    # before the switch existed keep matching (a new switch once orphaned 9 sweep records).
+    assert key not in default.to_dict()[section]
+    raw[section][key] = on
+    if prior:  # the prior the switch brings
+        raw["priors"][prior] = {"dist": "HalfNormal", "sigma": 0.2}
+    turned_on = ModelSpec.from_dict(raw)
+    assert turned_on.to_dict()[section][key] == on
+    assert ModelSpec.from_dict(turned_on.to_dict()) == turned_on
+    assert turned_on.digest() != default.digest()

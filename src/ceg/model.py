@@ -300,7 +300,7 @@ def build_model(spec: ModelSpec, design: Design,
 
 
 def family_compute_spread(design: Design, held_out: np.ndarray | None) -> np.ndarray:
-    """Return each family's within-family spread of training compute.
+    r"""Return each family's within-family spread of training compute.
 
     The sum over the family's models that have a training row of
     :math:`(x_m - \bar x_f)^2`, with :math:`x_m` the model's log10

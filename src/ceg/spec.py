@@ -23,6 +23,16 @@ PriorDist = Literal["Normal", "HalfNormal", "StudentT", "HalfStudentT"]
 HALF_DISTS: tuple[str, ...] = ("HalfNormal", "HalfStudentT")
 #: The prior families with degrees of freedom ``nu``.
 STUDENT_DISTS: tuple[str, ...] = ("StudentT", "HalfStudentT")
+
+#: Switches added after specs were saved, fitted and recorded, with the value that turns each
+#: off. A spec that leaves a switch off stores no key for it, so its digest (which keys saved
+#: fits, the fit cache and sweep records) stays what it was before the switch existed: adding
+#: a switch must not make every recorded fit look like a different model. Append new switches.
+ADDED_SWITCHES: tuple[tuple[str, str, Any], ...] = (
+    ("sampler", "mass_matrix", "diagonal"),
+    ("structure", "slope_max", None),
+    ("structure", "family_scale_slopes", False),
+)
 Floor = Literal["chance", "zero", "learned"]
 SlopePopulation = Literal["normal", "student_t"]
 ScaleCompute = Literal["raw", "effective"]
@@ -207,15 +217,14 @@ class ModelSpec:
         """Return the spec as plain data (what :meth:`from_dict` reads)."""
         d = asdict(self)
         d.pop("source")
-        if d["sampler"]["mass_matrix"] == "diagonal":
-            d["sampler"].pop("mass_matrix")  # so the digests of existing specs are unchanged
         for prior in d["priors"].values():
             if prior["dist"] in HALF_DISTS:
                 prior.pop("mu")
             if prior["dist"] not in STUDENT_DISTS:
                 prior.pop("nu")  # so the digests of normal-only specs are unchanged
-        if d["structure"]["slope_max"] is None:
-            d["structure"].pop("slope_max")  # likewise for specs without a slope cap
+        for section, key, off in ADDED_SWITCHES:
+            if d[section][key] == off:
+                d[section].pop(key)  # a spec that does not use a later switch keeps its digest
         return d
 
     def to_json(self) -> str:

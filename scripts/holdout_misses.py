@@ -52,7 +52,21 @@ def misses(pred: pd.DataFrame, cutoff_flop: float) -> dict[str, pd.DataFrame]:
         "models_biased_up": [(models["bias"] > 0).mean()],
     })
     return {"overall": overall, "by_distance": by_distance,
-            "clustering_by_model": clustering}
+            "clustering_by_model": clustering, "bias_by_family_seen": bias_by_family_seen(pred)}
+
+
+def bias_by_family_seen(pred: pd.DataFrame) -> pd.DataFrame:
+    """Return the mean residual (score - predictive median) and how many held-out models
+    score above their median on average, for seen and for new families."""
+    d = pred.assign(residual=pred["score"] - pred["pred_median"],
+                    family_seen=pred["family_in_training"].map({True: "seen", False: "new"}))
+    per_model = d.groupby(["family_seen", "model"])["residual"].mean()
+    return pd.DataFrame({
+        "rows": d.groupby("family_seen").size(),
+        "bias": d.groupby("family_seen")["residual"].mean(),
+        "models": per_model.groupby(level=0).size(),
+        "models_above_median": (per_model > 0).groupby(level=0).sum(),
+    })
 
 
 def model_effect_trend(fit_path: str, table_path: str, cutoff_flop: float) -> pd.DataFrame:

@@ -56,8 +56,11 @@ def misses(pred: pd.DataFrame, cutoff_flop: float) -> dict[str, pd.DataFrame]:
 
 
 def bias_by_family_seen(pred: pd.DataFrame) -> pd.DataFrame:
-    """Return the mean residual (score - predictive median) and how many held-out models
-    score above their median on average, for seen and for new families."""
+    """Return the bias of the held-out predictions for seen and for new families.
+
+    The mean residual (score - predictive median) over the rows, and how many held-out
+    models score above their median on average.
+    """
     d = pred.assign(residual=pred["score"] - pred["pred_median"],
                     family_seen=pred["family_in_training"].map({True: "seen", False: "new"}))
     per_model = d.groupby(["family_seen", "model"])["residual"].mean()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -106,3 +108,20 @@ def test_only_benchmarks_keeps_their_rows_and_the_command_repeats_the_flag():
     assert name == f"t.csv, benchmarks {', '.join(keep)}"
     assert _command("sbc", benchmark=keep, reps=3) == (
         f"ceg validate sbc --benchmark {keep[0]} --benchmark {keep[1]} --reps 3")
+
+
+@pytest.mark.parametrize("command", [["holdout", "--cutoff-flop", "1e22"], ["kfold"]])
+def test_a_bad_spec_is_reported_before_the_table_is_read(tmp_path, capsys, command):
+    # The spec is checked first: a spec mistake must not wait for an import (or, before this
+    # was fixed, for the design of a large table) to be reported.
+    spec = tmp_path / "bad.toml"
+    text = (Path(__file__).resolve().parents[1] / "models" / "default.toml").read_text()
+    spec.write_text(text.replace('name = "default"', 'name = "bad"')
+                    + '\n[extra]\nkey = 1\n')
+    missing_table = tmp_path / "no_such_table.csv"
+    code = run_guarded(app, ["validate", command[0], str(missing_table), *command[1:],
+                             "--model", str(spec), "--out", str(tmp_path / "out")])
+    assert code == 2
+    err = flat(capsys.readouterr().err)
+    assert "bad.toml" in err and "extra" in err
+    assert "no_such_table" not in err

@@ -250,10 +250,12 @@ def holdout_cmd(
 
     from ceg.errors import DataWarning
     from ceg.registry import load_registries
+    from ceg.spec import ModelSpec
     from ceg.table import read_table
     from ceg.validate.holdout import holdout
 
     name_of_spec = _model_name(model, spec)
+    model_spec = ModelSpec.load(name_of_spec)  # a bad spec fails now, not after the import
     chosen = sampler.value if sampler is not None else None
     reg = load_registries()
     table = read_table(data, reg)
@@ -261,7 +263,7 @@ def holdout_cmd(
     with warnings.catch_warnings(), (nullcontext() if bar or quiet else stage(
             f"Fitting the models up to {cutoff_flop:g} FLOP and predicting the rest")):
         warnings.simplefilter("ignore", DataWarning)  # shown by read_table
-        result = holdout(table, cutoff_flop, name_of_spec, registries=reg, draws=draws,
+        result = holdout(table, cutoff_flop, model_spec, registries=reg, draws=draws,
                          tune=tune, chains=chains, seed=seed, sampler=chosen,
                          progress=bar, save_fit=save_fit)
     md = result.write(out, command=_command(
@@ -304,16 +306,18 @@ def kfold_cmd(
 
     from ceg.errors import DataWarning
     from ceg.registry import load_registries
+    from ceg.spec import ModelSpec
     from ceg.table import read_table
     from ceg.validate.kfold import kfold
 
     chosen = sampler.value if sampler is not None else None
     name_of_spec = model or "default"
+    model_spec = ModelSpec.load(name_of_spec)  # a bad spec fails now, not after the import
     reg = load_registries()
     table = read_table(data, reg)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataWarning)  # shown by read_table
-        result = kfold(table, name_of_spec, folds, folder=out, only=only, registries=reg,
+        result = kfold(table, model_spec, folds, folder=out, only=only, registries=reg,
                        fold_seed=fold_seed, draws=draws, tune=tune, chains=chains, seed=seed,
                        sampler=chosen, progress=not quiet)
     md = result.write(out, command=_command(

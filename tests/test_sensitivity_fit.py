@@ -202,3 +202,33 @@ def test_cli_missing_output_folder_exits_2(saved, tmp_path, capsys):
     code, _, err = run(["sensitivity", saved, "--format", "csv", "--out",
                         tmp_path / "no" / "s.csv"], capsys)
     assert code == 2 and "does not exist; create it first" in err
+
+
+def test_influence_groups_every_row_once_and_reweights_every_quantity(fit):
+    from ceg.sensitivity.influence import group_influence
+
+    result = group_influence(fit, by="family")
+    families = sorted(fit.table["family"].unique())
+    assert sorted(result.groups["family"]) == families
+    assert result.groups["n_rows"].sum() == len(fit.table)
+    assert set(result.shifts["quantity"]) == set(fit_quantities(fit).data_vars)
+    # one row per (family, quantity element)
+    elements = sum(int(np.prod([n for d, n in da.sizes.items() if d not in ("chain", "draw")]))
+                   for da in fit_quantities(fit).data_vars.values())
+    assert len(result.shifts) == elements * len(families)
+
+
+def test_cli_influence_writes_the_rows_and_prints_the_groups(fit, saved, tmp_path, capsys):
+    out = tmp_path / "influence.csv"
+    code = run_guarded(app, ["sensitivity", "influence", str(saved), "--by", "benchmark",
+                             "--out", str(out)])
+    assert code == 0
+    rows = pd.read_csv(out)
+    assert set(rows["benchmark"]) == set(fit.table["benchmark"])
+    assert {"quantity", "label", "estimate", "without", "change", "reliable"} <= set(rows)
+    assert "Leave-one-benchmark-out influence" in capsys.readouterr().out
+
+
+def test_cli_influence_of_an_unknown_grouping_exits_2(saved, capsys):
+    assert run_guarded(app, ["sensitivity", "influence", str(saved), "--by", "condition"]) == 2
+    assert "condition" in flat(capsys.readouterr().err)

@@ -9,6 +9,9 @@
   data, reference compute) on Dask, one record per variant, resumable; then
   the report (:mod:`ceg.sensitivity.refits`, :mod:`ceg.sensitivity.sweep_report`).
 - ``ceg sensitivity report DIR``: the sweep's report from its records.
+- ``ceg sensitivity influence FIT --by source``: each CEG and the headline with
+  one source (family, benchmark, model) left out, by PSIS on the saved fit (no
+  refit; :mod:`ceg.sensitivity.influence`).
 
 Heavy imports happen inside the commands.
 """
@@ -156,6 +159,44 @@ def power_scaling_cmd(
         _print_table(result, fit)
     else:
         typer.echo(render(result, kind), nl=False)
+
+
+class GroupBy(enum.StrEnum):
+    """What ``ceg sensitivity influence`` leaves out, one group at a time."""
+
+    source = "source"
+    family = "family"
+    benchmark = "benchmark"
+    model = "model"
+
+
+@app.command("influence")
+def influence_cmd(
+    fit: FitArg,
+    by: Annotated[GroupBy, typer.Option(
+        "--by", help="Leave out one source (paper), family, benchmark or model at a time.",
+        case_sensitive=False)] = GroupBy.source,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Write every (group, quantity) row as CSV to this file.",
+        dir_okay=False)] = None,
+) -> None:
+    """Show what the CEGs rest on: each CEG and the headline without each group of rows.
+
+    By Pareto-smoothed importance sampling on the saved fit (no refit); groups with
+    Pareto k > 0.7 need a refit to say (the sweep's drop_* variants).
+    """
+    from ceg.errors import CegError
+    from ceg.files import write_text_atomic
+    from ceg.fit import load_fit
+    from ceg.sensitivity.influence import group_influence
+
+    if out is not None and not out.parent.is_dir():
+        raise CegError(f"{out}: the folder '{out.parent}' does not exist; create it first")
+    result = group_influence(load_fit(fit), by=by.value)
+    if out is not None:
+        write_text_atomic(out, result.table.to_csv(index=False, lineterminator="\n"))
+        err_console.print(f"Wrote {out}", highlight=False)
+    typer.echo(str(result))
 
 
 def _sweep_command(**options: object) -> str:

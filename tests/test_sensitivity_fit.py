@@ -220,9 +220,11 @@ def test_influence_groups_every_row_once_and_reweights_every_quantity(fit):
 
 def test_cli_influence_writes_the_rows_and_prints_the_groups(fit, saved, tmp_path, capsys):
     out = tmp_path / "influence.csv"
+    png = tmp_path / "influence.png"
     code = run_guarded(app, ["sensitivity", "influence", str(saved), "--by", "benchmark",
-                             "--out", str(out)])
+                             "--out", str(out), "--figure", str(png)])
     assert code == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     rows = pd.read_csv(out)
     assert set(rows["benchmark"]) == set(fit.table["benchmark"])
     assert {"quantity", "label", "estimate", "without", "change", "reliable"} <= set(rows)

@@ -179,6 +179,9 @@ def influence_cmd(
     out: Annotated[Path | None, typer.Option(
         "--out", help="Write every (group, quantity) row as CSV to this file.",
         dir_okay=False)] = None,
+    figure: Annotated[Path | None, typer.Option(
+        "--figure", help="Also save the heat map of each enhancement's change (PNG).",
+        dir_okay=False)] = None,
 ) -> None:
     """Show what the CEGs rest on: each CEG and the headline without each group of rows.
 
@@ -186,13 +189,18 @@ def influence_cmd(
     Pareto k > 0.7 need a refit to say (the sweep's drop_* variants).
     """
     from ceg.errors import CegError
-    from ceg.files import write_text_atomic
+    from ceg.files import write_atomic, write_text_atomic
     from ceg.fit import load_fit
     from ceg.sensitivity.influence import group_influence
 
-    if out is not None and not out.parent.is_dir():
-        raise CegError(f"{out}: the folder '{out.parent}' does not exist; create it first")
-    result = group_influence(load_fit(fit), by=by.value)
+    for path in (out, figure):
+        if path is not None and not path.parent.is_dir():
+            raise CegError(f"{path}: the folder '{path.parent}' does not exist; create it first")
+    result = group_influence(load_fit(fit), by=by.value, figures=figure is not None)
+    if figure is not None:
+        fig = result.figures["influence"]
+        write_atomic(figure, lambda tmp: fig.savefig(tmp, format="png", dpi=120))
+        err_console.print(f"Wrote {figure}", highlight=False)
     if out is not None:
         write_text_atomic(out, result.table.to_csv(index=False, lineterminator="\n"))
         err_console.print(f"Wrote {out}", highlight=False)

@@ -7,6 +7,9 @@
   filters and reference computes (:mod:`ceg.sensitivity.grid`), on Dask, one
   record per variant, resumable (:mod:`ceg.sensitivity.refits`), and report
   it (:mod:`ceg.sensitivity.sweep_report`).
+- :func:`group_influence`: each CEG and the headline with one source, family,
+  benchmark or model left out, by PSIS on a saved fit, no refit
+  (:mod:`ceg.sensitivity.influence`).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ceg.sensitivity.influence import InfluenceResult, group_influence
 from ceg.sensitivity.power_scaling import (
     MAX_PARETO_K,
     THRESHOLD,
@@ -85,4 +89,5 @@ def sweep(grid: Grid | str | Path | None = None, *, out: Path | str | None = Non
     return sweep_report(records, figures=figures)
 
 
-__all__ = ["MAX_PARETO_K", "THRESHOLD", "PowerScalingResult", "power_scaling", "sweep"]
+__all__ = ["MAX_PARETO_K", "THRESHOLD", "InfluenceResult", "PowerScalingResult",
+           "group_influence", "power_scaling", "sweep"]

@@ -29,7 +29,7 @@ group the rest predicts badly is one the model describes differently).
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, get_args
 
 import arviz as az
@@ -42,6 +42,8 @@ from ceg.errors import CegError
 from ceg.sensitivity.power_scaling import MAX_PARETO_K, fit_quantities
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from ceg.fit import Fit
 
 GroupBy = Literal["source", "family", "benchmark", "model"]
@@ -218,11 +220,14 @@ class InfluenceResult:
         One row per (group, quantity, label): the estimate with all data,
         without the group, and the change (log10 of the CEG ratio; the
         difference for headline probabilities and shares).
+    figures
+        ``"influence"``: :func:`influence_figure`, when asked for.
     """
 
     by: str
     groups: pd.DataFrame
     shifts: pd.DataFrame
+    figures: dict[str, Figure] = field(default_factory=dict)
 
     @property
     def table(self) -> pd.DataFrame:
@@ -247,7 +252,48 @@ class InfluenceResult:
                                                  float_format=lambda v: f"{v:.3g}")])
 
 
-def group_influence(fit: Fit, by: GroupBy = "source") -> InfluenceResult:
+def influence_figure(result: InfluenceResult) -> Figure:
+    """Return a heat map of each enhancement's CEG change without each group.
+
+    Parameters
+    ----------
+    result
+        A leave-one-group-out result.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Rows: groups; columns: enhancements; colour: log10 of the median CEG
+        without the group over the median with it. Groups whose Pareto k
+        exceeds 0.7 are hatched and marked "refit": their colour is not to be
+        trusted.
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
+
+    rows = result.shifts[result.shifts["quantity"] == "ceg_enhancement"]
+    grid = rows.pivot(index=result.by, columns="label", values="change")
+    fig = Figure(figsize=(1.2 + 0.45 * grid.shape[1], 1.2 + 0.35 * grid.shape[0]),
+                 layout="constrained")
+    ax = fig.subplots()
+    bound = max(float(np.nanmax(np.abs(grid.to_numpy()))), 1e-3)
+    image = ax.imshow(grid.to_numpy(), cmap="RdBu_r", vmin=-bound, vmax=bound, aspect="auto")
+    reliable = result.groups.set_index(result.by)["reliable"]
+    labels = [g if reliable.get(g, True) else f"{g} (k > {MAX_PARETO_K}: refit)"
+              for g in grid.index]
+    for i, g in enumerate(grid.index):
+        if not reliable.get(g, True):
+            ax.add_patch(Rectangle((-0.5, i - 0.5), grid.shape[1], 1, fill=False, hatch="//",
+                                   lw=0))
+    ax.set_xticks(range(grid.shape[1]), grid.columns, rotation=60, ha="right", fontsize=7)
+    ax.set_yticks(range(grid.shape[0]), labels, fontsize=7)
+    fig.colorbar(image, ax=ax, label="log10 CEG: without the group - with it")
+    ax.set_title(f"Median CEG without each {result.by} (PSIS, no refit)", fontsize=9)
+    return fig
+
+
+def group_influence(fit: Fit, by: GroupBy = "source", figures: bool = False
+                    ) -> InfluenceResult:
     """Return how far each CEG and the headline would move without each group of rows.
 
     Parameters
@@ -257,6 +303,8 @@ def group_influence(fit: Fit, by: GroupBy = "source") -> InfluenceResult:
     by
         Group the rows by ``"source"`` (the default: which paper a number rests
         on), ``"family"``, ``"benchmark"`` or ``"model"``.
+    figures
+        Also draw :func:`influence_figure`.
 
     Returns
     -------
@@ -286,9 +334,12 @@ def group_influence(fit: Fit, by: GroupBy = "source") -> InfluenceResult:
     grouped = group_log_likelihood(da, labels)
     n_rows = pd.Series(labels).value_counts()
     groups, shifts = influence_table(fit_quantities(fit), grouped, n_rows, by)
-    return InfluenceResult(by=by, groups=groups, shifts=shifts)
+    result = InfluenceResult(by=by, groups=groups, shifts=shifts)
+    if figures:
+        result.figures["influence"] = influence_figure(result)
+    return result
 
 
 __all__ = ["GROUP_BY", "GroupBy", "InfluenceResult", "group_influence", "group_labels",
-           "group_log_likelihood", "influence_table", "leave_group_out_weights",
+           "group_log_likelihood", "influence_figure", "influence_table", "leave_group_out_weights",
            "weighted_median"]

@@ -273,14 +273,16 @@ def influence_figure(result: InfluenceResult) -> Figure:
 
     rows = result.shifts[result.shifts["quantity"] == "ceg_enhancement"]
     grid = rows.pivot(index=result.by, columns="label", values="change")
-    fig = Figure(figsize=(1.2 + 0.45 * grid.shape[1], 1.2 + 0.35 * grid.shape[0]),
-                 layout="constrained")
+    reliable = result.groups.set_index(result.by)["reliable"]
+    labels = [(g if len(g) <= 40 else g[:39] + "…")
+              + ("" if reliable.get(g, True) else f" (k > {MAX_PARETO_K}: refit)")
+              for g in grid.index]
+    label_width = 0.065 * max(len(x) for x in labels)  # inches of 7-point text
+    fig = Figure(figsize=(2.0 + label_width + 0.4 * grid.shape[1],
+                          2.2 + 0.22 * grid.shape[0]), layout="constrained")
     ax = fig.subplots()
     bound = max(float(np.nanmax(np.abs(grid.to_numpy()))), 1e-3)
     image = ax.imshow(grid.to_numpy(), cmap="RdBu_r", vmin=-bound, vmax=bound, aspect="auto")
-    reliable = result.groups.set_index(result.by)["reliable"]
-    labels = [g if reliable.get(g, True) else f"{g} (k > {MAX_PARETO_K}: refit)"
-              for g in grid.index]
     for i, g in enumerate(grid.index):
         if not reliable.get(g, True):
             ax.add_patch(Rectangle((-0.5, i - 0.5), grid.shape[1], 1, fill=False, hatch="//",

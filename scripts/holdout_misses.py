@@ -52,7 +52,10 @@ def misses(pred: pd.DataFrame, cutoff_flop: float) -> dict[str, pd.DataFrame]:
         "models_biased_up": [(models["bias"] > 0).mean()],
     })
     return {"overall": overall, "by_distance": by_distance,
-            "clustering_by_model": clustering, "bias_by_family_seen": bias_by_family_seen(pred)}
+            "clustering_by_model": clustering, "bias_by_family_seen": bias_by_family_seen(pred),
+            "seen_by_training_models": seen.groupby("n_train_models_family").agg(
+                rows=("residual", "size"), models=("model", "nunique"),
+                bias=("residual", "mean"), coverage_90=("inside_90", "mean"))}
 
 
 def bias_by_family_seen(pred: pd.DataFrame) -> pd.DataFrame:

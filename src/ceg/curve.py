@@ -27,8 +27,40 @@ def _sigmoid(z: Any, lib: ModuleType) -> Any:
     return lib.sigmoid(z)
 
 
+def inverse_link(z: Any, link: str = "logistic", lib: ModuleType = np) -> Any:
+    """Return the above-floor share at linear predictor ``z`` under ``link``.
+
+    Parameters
+    ----------
+    z
+        ``slope * (theta - midpoint) + logit_offset``.
+    link
+        ``"logistic"``: ``1 / (1 + exp(-z))``; ``"loglog"``: ``exp(-exp(-z))``
+        (the Gumbel distribution function: 0.37 at ``z = 0``, a thinner lower
+        tail and a longer upper one than the logistic).
+    lib
+        ``numpy`` or ``pytensor.tensor``.
+
+    Returns
+    -------
+    array
+        In (0, 1).
+
+    Raises
+    ------
+    ValueError
+        For a link this function does not know.
+    """
+    if link == "logistic":
+        return _sigmoid(z, lib)
+    if link == "loglog":
+        return lib.exp(-lib.exp(-z))
+    raise ValueError(f"unknown link {link!r}: 'logistic' or 'loglog'")
+
+
 def success_probability(theta: Any, midpoint: Any, slope: Any, floor: Any,
-                        lib: ModuleType = np, logit_offset: Any = 0.0) -> Any:
+                        lib: ModuleType = np, logit_offset: Any = 0.0,
+                        link: str = "logistic") -> Any:
     """Return the probability of a correct answer at effective compute ``theta``.
 
     Parameters
@@ -47,13 +79,17 @@ def success_probability(theta: Any, midpoint: Any, slope: Any, floor: Any,
     logit_offset
         Added on the logit (ability) scale, after the slope: a family's
         benchmark profile or a (model, benchmark) residual. 0 by default.
+    link
+        The curve's shape (:func:`inverse_link`); logistic by default.
 
     Returns
     -------
     array
-        ``floor + (1 - floor) * logistic(slope * (theta - midpoint) + logit_offset)``.
+        ``floor + (1 - floor) * logistic(slope * (theta - midpoint) + logit_offset)``
+        (or the ``loglog`` shape).
     """
-    return floor + (1 - floor) * _sigmoid(slope * (theta - midpoint) + logit_offset, lib)
+    return floor + (1 - floor) * inverse_link(slope * (theta - midpoint) + logit_offset, link,
+                                              lib)
 
 
 def effective_compute(score: Any, midpoint: Any, slope: Any, floor: Any) -> Any:

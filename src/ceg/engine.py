@@ -257,10 +257,11 @@ def probability(structure: Structure, theta: Any, midpoint: Any, slope: Any, flo
     CegError
         If the spec names a link this engine does not know.
     """
-    if structure.link != "logistic":
+    if structure.link not in ("logistic", "loglog"):
         raise CegError(f"structure.link = {structure.link!r} is not implemented; the engine "
-                       "knows 'logistic' (add the link in ceg.engine.probability)")
-    p = success_probability(theta, midpoint, slope, floor, lib=lib, logit_offset=logit_offset)
+                       "knows 'logistic' and 'loglog' (add a link in ceg.curve.inverse_link)")
+    p = success_probability(theta, midpoint, slope, floor, lib=lib, logit_offset=logit_offset,
+                            link=structure.link)
     if not clip:
         return p
     eps = structure.probability_clip

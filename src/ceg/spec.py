@@ -34,6 +34,9 @@ ADDED_SWITCHES: tuple[tuple[str, str, Any], ...] = (
     ("structure", "family_scale_slopes", False),
 )
 Floor = Literal["chance", "zero", "learned"]
+#: The curve's shape: ``logistic`` is symmetric; ``loglog`` (Gumbel, exp(-exp(-z))) leaves
+#: the floor more slowly and rises more steeply once it has, for a given slope.
+Link = Literal["logistic", "loglog"]
 SlopePopulation = Literal["normal", "student_t"]
 ScaleCompute = Literal["raw", "effective"]
 Likelihood = Literal["beta_binomial", "binomial"]
@@ -94,7 +97,7 @@ class Structure:
     """Which pieces the model has (see ``models/default.toml`` for each)."""
 
     x_ref_flop: float = 1e23
-    link: Literal["logistic"] = "logistic"
+    link: Link = "logistic"
     floor: Floor = "chance"
     likelihood: Likelihood = "beta_binomial"
     concentration: Concentration = "per_benchmark"

@@ -118,6 +118,23 @@ def _print_table(result: PowerScalingResult, fit: Path) -> None:
                   "likelihood's power.", highlight=False)
 
 
+def _check_folders(*paths: Path | None) -> None:
+    """Refuse output paths whose folder does not exist (before any work is done)."""
+    from ceg.errors import CegError
+
+    for path in paths:
+        if path is not None and not path.parent.is_dir():
+            raise CegError(f"{path}: the folder '{path.parent}' does not exist; create it first")
+
+
+def _save_figure(fig: Any, path: Path) -> None:
+    """Write a figure as PNG, atomically, and say so."""
+    from ceg.files import write_atomic
+
+    write_atomic(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120))
+    err_console.print(f"Wrote {path}", highlight=False)
+
+
 @app.command(DEFAULT_COMMAND)
 def power_scaling_cmd(
     fit: FitArg,
@@ -137,21 +154,16 @@ def power_scaling_cmd(
                             "(priorsense's default).")] = 0.05,
 ) -> None:
     """Power-scaling prior and likelihood sensitivity of a saved fit (no refit)."""
-    from ceg.errors import CegError
-    from ceg.files import write_atomic, write_text_atomic
+    from ceg.files import write_text_atomic
     from ceg.fit import load_fit
     from ceg.sensitivity import power_scaling
 
-    for path in (out, figure):
-        if path is not None and not path.parent.is_dir():
-            raise CegError(f"{path}: the folder '{path.parent}' does not exist; create it first")
+    _check_folders(out, figure)
     kind = _output_format(fmt.value, out)
     result = power_scaling(load_fit(fit), delta=delta, threshold=threshold,
                            figures=figure is not None)
     if figure is not None:
-        fig = result.figures["sensitivity"]
-        write_atomic(figure, lambda tmp: fig.savefig(tmp, format="png", dpi=120))
-        err_console.print(f"Wrote {figure}", highlight=False)
+        _save_figure(result.figures["sensitivity"], figure)
     if out is not None:
         write_text_atomic(out, render(result, kind))
         err_console.print(f"Wrote {out}", highlight=False)
@@ -188,19 +200,14 @@ def influence_cmd(
     By Pareto-smoothed importance sampling on the saved fit (no refit); groups with
     Pareto k > 0.7 need a refit to say (the sweep's drop_* variants).
     """
-    from ceg.errors import CegError
-    from ceg.files import write_atomic, write_text_atomic
+    from ceg.files import write_text_atomic
     from ceg.fit import load_fit
     from ceg.sensitivity.influence import group_influence
 
-    for path in (out, figure):
-        if path is not None and not path.parent.is_dir():
-            raise CegError(f"{path}: the folder '{path.parent}' does not exist; create it first")
+    _check_folders(out, figure)
     result = group_influence(load_fit(fit), by=by.value, figures=figure is not None)
     if figure is not None:
-        fig = result.figures["influence"]
-        write_atomic(figure, lambda tmp: fig.savefig(tmp, format="png", dpi=120))
-        err_console.print(f"Wrote {figure}", highlight=False)
+        _save_figure(result.figures["influence"], figure)
     if out is not None:
         write_text_atomic(out, result.table.to_csv(index=False, lineterminator="\n"))
         err_console.print(f"Wrote {out}", highlight=False)

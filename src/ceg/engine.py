@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from types import ModuleType
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 import pandas as pd
@@ -46,7 +46,7 @@ import xarray as xr
 from ceg.curve import _sigmoid, shift, success_probability
 from ceg.design import SEP, Design
 from ceg.errors import CegError, did_you_mean
-from ceg.spec import Structure
+from ceg.spec import Link, Structure
 from ceg.table import BASE, STACK
 
 #: Prefix of a condition part that names a new enhancement of a category ("new:prompting").
@@ -257,9 +257,10 @@ def probability(structure: Structure, theta: Any, midpoint: Any, slope: Any, flo
     CegError
         If the spec names a link this engine does not know.
     """
-    if structure.link not in ("logistic", "loglog"):
+    if structure.link not in get_args(Link):
         raise CegError(f"structure.link = {structure.link!r} is not implemented; the engine "
-                       "knows 'logistic' and 'loglog' (add a link in ceg.curve.inverse_link)")
+                       f"knows {', '.join(map(repr, get_args(Link)))} (add a link in "
+                       "ceg.spec.Link and ceg.curve.inverse_link)")
     p = success_probability(theta, midpoint, slope, floor, lib=lib, logit_offset=logit_offset,
                             link=structure.link)
     if not clip:

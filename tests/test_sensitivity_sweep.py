@@ -10,6 +10,7 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import ceg
@@ -313,3 +314,60 @@ def test_records_without_a_declared_headline_set_get_a_blank_headline_and_a_note
     assert any("declared set, the standalone enhancements: a, b" in n for n in report.notes)
     assert np.isnan(report.table.loc["old", "P(most > 5x)"])
     assert report.table.loc["old", "a"] == pytest.approx(10**0.6)
+
+
+def test_the_split_normal_passes_through_its_three_quantiles_and_keeps_the_skew():
+    from scipy.stats import norm
+
+    from ceg.sensitivity.sweep_report import split_normal_cdf
+
+    cdf = split_normal_cdf(np.array([0.2, 0.5, 1.4]), 0.2, 0.5, 1.4)
+    assert cdf == pytest.approx([0.05, 0.5, 0.95], abs=1e-9)
+    # above the median the sd is (1.4 - 0.5) / 1.645, below it (0.5 - 0.2) / 1.645
+    assert split_normal_cdf(0.5 + 0.9 / 1.6448536, 0.2, 0.5, 1.4) == pytest.approx(norm.cdf(1))
+    assert split_normal_cdf(0.5 - 0.3 / 1.6448536, 0.2, 0.5, 1.4) == pytest.approx(norm.cdf(-1))
+
+
+def test_mixture_quantiles_of_one_component_and_of_two_far_apart():
+    from scipy.stats import norm
+
+    from ceg.sensitivity.sweep_report import mixture_quantiles
+
+    one = (1.0 - 1.645 * 0.2, 1.0, 1.0 + 1.645 * 0.2)
+    assert mixture_quantiles([one, one], np.array([0.3, 0.7])) == pytest.approx(
+        list(one), abs=1e-3)
+    # N(0, 1) and N(10, 1), equal weights: the median is 5 by symmetry, and the 5% quantile
+    # is N(0, 1)'s 10% quantile (the far component adds < 1e-20 below it)
+    z = 1.6448536
+    far = mixture_quantiles([(-z, 0.0, z), (10 - z, 10.0, 10 + z)], np.array([1.0, 1.0]))
+    assert far == pytest.approx([norm.ppf(0.1), 5.0, 10 + norm.ppf(0.9)], abs=1e-6)
+
+
+def test_the_model_averaged_cegs_follow_the_stacking_weights():
+    rng = np.random.default_rng(1)
+    good = rng.normal(-1.0, 0.1, 40)
+    # "worse" is 1 nat worse on every row: stacking puts all the weight on the default,
+    # so the averaged CEGs are the default's (a: median 10**0.5, 90% 10**(0.5 -/+ 0.329))
+    records = [hand_record("default", loo_i=good), hand_record("worse", shift=1.0,
+                                                                 loo_i=good - 1.0)]
+    from ceg.validate.records import SbcRecords
+
+    report = sweep_report(SbcRecords(header={}, records=records), figures=False)
+    a = report.averaged_ceg
+    assert list(a.index) == ["a", "b", "category:k"]
+    assert a.loc["a", "median"] == pytest.approx(10**0.5, rel=1e-3)
+    assert a.loc["a", "high"] == pytest.approx(10 ** (0.5 + 1.645 * 0.2), rel=1e-3)
+    assert a.loc["category:k", "top_variant"] == "default"
+    # the markdown report lists them, with how many variants and which weighs most
+    assert "| a | 3.16 (1.48–6.75) | 1 | default |" in to_markdown(report, {})
+    # given equal weights, a (N(0.5, 0.2) and N(1.5, 0.2) in log10) has its median at 1.0 by
+    # symmetry; a variant without the quantity is left out of its average
+    from ceg.sensitivity.sweep_report import averaged_cegs
+
+    two = [hand_record("default"), hand_record("other", shift=1.0),
+           hand_record("short", n_enh=1)]
+    weights = pd.Series({"default": 0.4, "other": 0.4, "short": 0.2})
+    b = averaged_cegs(two, weights)
+    assert b.loc["b", "n_variants"] == 2 and b.loc["a", "n_variants"] == 3
+    assert averaged_cegs(two[:2], weights[:2]).loc["a", "median"] == pytest.approx(10.0,
+                                                                                  rel=1e-4)

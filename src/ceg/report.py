@@ -376,6 +376,12 @@ def sensitivity_section(fit: Fit, power_scaling: bool = True, sweep: Path | str 
         if len(report.stacking):
             parts.append("<h4>Stacking weights of the structural variants</h4>"
                          + html_table(report.stacking))
+        if len(report.averaged_ceg):
+            parts.append("<h4>Model-averaged CEGs (stacking weights)</h4>"
+                         + _p("Median and 90% interval at 1e23 FLOP of the stacking-weighted "
+                              "mixture of the variants' CEG posteriors, each a split normal "
+                              "through its stored quantiles.")
+                         + html_table(report.averaged_ceg))
         parts.append("".join(_p(n) for n in report.notes)
                      + "".join(figure_html(f, name.replace("_", " "), dpi)
                                for name, f in report.figures.items()))

@@ -20,8 +20,12 @@ refitting:
   fitted to the same rows as the reference (no data filter), from the
   pointwise PSIS-LOO the records keep, and the headline probabilities
   averaged with those weights (a mixture's probability is the weighted
-  mean). Model-averaged CEG quantiles need the draws, which the records do
-  not keep: not computed.
+  mean), and the **model-averaged CEGs**: the quantiles of the mixture of the
+  variants' log10 CEG posteriors with those weights. The records keep each
+  posterior's 5%, 50% and 95% quantiles, not its draws, so each variant's
+  posterior enters as a *split normal* through those three quantiles (exact
+  at them; its tails beyond are an approximation): :func:`split_normal_cdf`,
+  :func:`mixture_quantiles`.
 """
 
 from __future__ import annotations
@@ -67,6 +71,12 @@ class SweepReport:
         rows (empty when fewer than two have LOO).
     averaged
         Headline probabilities averaged with the stacking weights.
+    averaged_ceg
+        Model-averaged CEGs (multipliers at 1e23 FLOP): per enhancement and
+        category (index ``quantity``), the median and 90% interval of the
+        stacking-weighted mixture of the variants' posteriors, each a split
+        normal through its stored quantiles (:func:`averaged_cegs`); empty
+        without stacking weights.
     reference
         The variant the tornado plots measure from.
     notes
@@ -81,6 +91,7 @@ class SweepReport:
     stacking: pd.DataFrame
     averaged: dict[str, float]
     reference: str | None
+    averaged_ceg: pd.DataFrame = field(default_factory=pd.DataFrame)
     notes: list[str] = field(default_factory=list)
     figures: dict[str, Figure] = field(default_factory=dict)
 
@@ -293,6 +304,116 @@ def stacking(records: list[dict[str, Any]], overrides: dict[str, dict[str, Any]]
     return cmp[["rank", "elpd_loo", "se", "weight", "max_k", "n_k_above_0_7"]], averaged, notes
 
 
+#: z of the 95% quantile of a standard normal: the stored 5% and 95% quantiles sit at -/+ this.
+_Z95 = 1.6448536269514722
+
+
+def split_normal_cdf(x: np.ndarray, q05: float, q50: float, q95: float) -> np.ndarray:
+    """Return the CDF at ``x`` of the split normal through three quantiles.
+
+    Below the median a normal of sd ``(q50 - q05) / z``, above it one of sd
+    ``(q95 - q50) / z`` (z = 1.645): the CDF is 0.05, 0.5 and 0.95 exactly at
+    the three quantiles and continuous; a skewed posterior keeps its skew. The
+    tails beyond the 5% and 95% quantiles are normal, an assumption.
+
+    Parameters
+    ----------
+    x
+        Points (log10 CEG).
+    q05, q50, q95
+        The posterior's 5%, 50% and 95% quantiles.
+
+    Returns
+    -------
+    numpy.ndarray
+        P(X <= x).
+    """
+    from scipy.special import ndtr
+
+    x = np.asarray(x, dtype=float)
+    tiny = 1e-12  # a posterior with no spread on one side: a step there
+    low = max((q50 - q05) / _Z95, tiny)
+    high = max((q95 - q50) / _Z95, tiny)
+    return np.where(x < q50, ndtr((x - q50) / low), ndtr((x - q50) / high))
+
+
+def mixture_quantiles(components: list[tuple[float, float, float]], weights: np.ndarray,
+                      probs: tuple[float, ...] = (0.05, 0.5, 0.95),
+                      tol: float = 1e-9) -> list[float]:
+    """Return quantiles of a weighted mixture of split normals.
+
+    Parameters
+    ----------
+    components
+        Each component's (q05, q50, q95).
+    weights
+        Non-negative weights, one per component (normalised here).
+    probs
+        The probabilities whose quantiles are wanted.
+    tol
+        Bisection tolerance in the quantity's units.
+
+    Returns
+    -------
+    list of float
+        One quantile per probability.
+    """
+    w = np.asarray(weights, dtype=float)
+    w = w / w.sum()
+    spans = [(c[0] - 10 * (c[1] - c[0]) - 1.0, c[2] + 10 * (c[2] - c[1]) + 1.0)
+             for c in components]
+    lo = np.full(len(probs), min(a for a, _ in spans))
+    hi = np.full(len(probs), max(b for _, b in spans))
+    target = np.asarray(probs, dtype=float)
+    while np.max(hi - lo) > tol:  # the mixture CDF is monotone: bisection, all probs at once
+        mid = 0.5 * (lo + hi)
+        cdf = sum(wi * split_normal_cdf(mid, *c) for wi, c in zip(w, components, strict=True))
+        below = cdf < target
+        lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+    return [float(v) for v in 0.5 * (lo + hi)]
+
+
+def averaged_cegs(records: list[dict[str, Any]], weights: pd.Series,
+                  min_weight: float = 1e-3) -> pd.DataFrame:
+    """Return the model-averaged CEGs: quantiles of the weighted mixture of the variants' CEGs.
+
+    Parameters
+    ----------
+    records
+        The sweep's records.
+    weights
+        Stacking weight per variant name (``arviz.compare``'s ``weight``).
+    min_weight
+        Variants with a smaller weight are left out (stacking gives the
+        unhelpful ones weights of order 1e-11; they would change no quantile).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``quantity`` (an enhancement, or ``category:<name>``); columns
+        ``median``, ``low`` (5%), ``high`` (95%) as multipliers at 1e23 FLOP,
+        ``n_variants`` (the variants of weight >= ``min_weight`` that hold it) and
+        ``top_variant`` (the one with the largest weight). A quantity that some
+        weighted variants lack is averaged over those that have it, its
+        weights renormalised.
+    """
+    by_name = {r["variant"]: r for r in _summarised(records)}
+    named = [n for n in weights.index if n in by_name and weights[n] >= min_weight]
+    rows = []
+    for kind, prefix in (("enhancement", ""), ("category", "category:")):
+        labels = sorted({lab for n in named for lab in by_name[n]["posterior"][kind]})
+        for label in labels:
+            have = [n for n in named if label in by_name[n]["posterior"][kind]]
+            comps = [tuple(by_name[n]["posterior"][kind][label][q]
+                           for q in ("q05", "q50", "q95")) for n in have]
+            w = np.array([weights[n] for n in have])
+            low, median, high = mixture_quantiles(comps, w)
+            rows.append({"quantity": prefix + label, "median": 10**median, "low": 10**low,
+                         "high": 10**high, "n_variants": len(have),
+                         "top_variant": have[int(np.argmax(w))]})
+    return pd.DataFrame(rows).set_index("quantity") if rows else pd.DataFrame()
+
+
 def tornado_figure(table: pd.DataFrame, column: str, reference: str) -> Figure:
     """Return a tornado plot: each variant's change of ``column`` from the reference's.
 
@@ -419,9 +540,16 @@ def sweep_report(records: SbcRecords, figures: bool = True) -> SweepReport:
     if not_conv:
         notes.append(f"Not converged (numbers shown, not to be trusted): {not_conv}.")
     weights, averaged, stack_notes = stacking(recs, overrides, reference)
+    averaged_ceg = averaged_cegs(recs, weights["weight"]) if len(weights) else pd.DataFrame()
+    if len(averaged_ceg):
+        stack_notes.append("Model-averaged CEGs: each variant's log10 CEG posterior enters the "
+                           "mixture as a split normal through its stored 5%, 50% and 95% "
+                           "quantiles (the records keep no draws); exact at those quantiles "
+                           "of each variant, approximate in the tails; the weights carry "
+                           "the Pareto-k caveat above.")
     report = SweepReport(table=table, decomposition=decomposition(recs),
                          stacking=weights, averaged=averaged, reference=reference,
-                         notes=notes + stack_notes)
+                         averaged_ceg=averaged_ceg, notes=notes + stack_notes)
     if figures and reference is not None:
         for key, label in HEADLINE.items():
             report.figures[f"tornado_{key}"] = tornado_figure(table, label, reference)
@@ -491,6 +619,16 @@ def to_markdown(report: SweepReport, header: dict[str, Any],
         lines.append(_md_table(report.stacking.rename_axis("variant")))
         lines += ["", "Headline probabilities averaged with the stacking weights: "
                   + ", ".join(f"{k} {v:.3f}" for k, v in report.averaged.items()) + "."]
+    if len(report.averaged_ceg):
+        a = report.averaged_ceg
+        cells = pd.DataFrame({"model-averaged CEG": [_cell(a.loc[q, "median"], a.loc[q, "low"],
+                                                           a.loc[q, "high"]) for q in a.index],
+                              "variants": a["n_variants"].to_numpy(),
+                              "largest weight": a["top_variant"].to_numpy()},
+                             index=a.index)
+        lines += ["", "Model-averaged CEGs at 1e23 (median and 90% interval of the "
+                  "stacking-weighted mixture; each variant a split normal through its stored "
+                  "quantiles):", "", _md_table(cells)]
     lines += ["", "## Notes", "", *[f"- {n}" for n in report.notes]]
     if figure_paths:
         lines += ["", "## Tornado plots", ""]
@@ -503,7 +641,7 @@ def to_markdown(report: SweepReport, header: dict[str, Any],
 
 def write_sweep_report(folder: Path | str, out: Path | str | None = None) -> tuple[SweepReport,
                                                                                   Path]:
-    """Read a sweep's records and write ``report.md``, ``table.csv`` and the figures.
+    """Read a sweep's records; write ``report.md``, ``table.csv``, ``averaged_ceg.csv``, figures.
 
     Parameters
     ----------
@@ -532,11 +670,14 @@ def write_sweep_report(folder: Path | str, out: Path | str | None = None) -> tup
         write_atomic(path, lambda tmp, fig=fig: fig.savefig(tmp, format="png", dpi=120))
         paths[name] = f"figures/{name}.png"
     write_text_atomic(out / "table.csv", report.table.to_csv(lineterminator="\n"))
+    if len(report.averaged_ceg):
+        write_text_atomic(out / "averaged_ceg.csv",
+                          report.averaged_ceg.to_csv(lineterminator="\n"))
     md = out / "report.md"
     write_text_atomic(md, to_markdown(report, records.header, paths))
     return report, md
 
 
-__all__ = ["HEADLINE", "REFERENCE", "SweepReport", "ceg_change_figure", "decomposition",
-           "stacking", "sweep_report",
+__all__ = ["HEADLINE", "REFERENCE", "SweepReport", "averaged_cegs", "ceg_change_figure",
+           "decomposition", "mixture_quantiles", "split_normal_cdf", "stacking", "sweep_report",
            "sweep_table", "to_markdown", "tornado_figure", "write_sweep_report"]

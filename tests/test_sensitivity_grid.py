@@ -5,6 +5,7 @@ and the estimand at 1e23 FLOP. No sampling.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 
@@ -210,3 +211,32 @@ def test_the_committed_sweep_records_still_match_the_default_grid():
                if r["variant_digest"] != grid.variants[r["variant"]].digest()]
     assert changed == [], (f"{changed}: their spec or filters changed since they were "
                            "recorded; if the model changed, remove their lines to refit them")
+
+
+def test_flat_benchmarks_follow_the_stated_rule():
+    from ceg.sensitivity.grid import flat_benchmarks
+
+    flop = [1e21, 1e22, 1e23, 1e24]
+    rows = []
+    for bench, scores in {"rises": [0.1, 0.3, 0.5, 0.7],      # rho 1, range 0.6: scales
+                          "falls": [0.6, 0.5, 0.45, 0.4],      # rho -1: flat
+                          "tiny": [0.30, 0.31, 0.32, 0.33],    # rho 1 but range 0.03 < 0.05
+                          "constant": [0.2, 0.2, 0.2, 0.2],
+                          "noisy": [0.3, 0.6, 0.4, 0.35]}.items():  # rho 0.2 < 0.3
+        rows += [{"benchmark": bench, "condition": "base", "score": s, "train_flop": f}
+                 for s, f in zip(scores, flop, strict=True)]
+    # two models only: not judged, however flat; enhanced rows never count
+    rows += [{"benchmark": "two_models", "condition": "base", "score": 0.5, "train_flop": f}
+             for f in flop[:2]]
+    rows += [{"benchmark": "rises", "condition": "cot", "score": 0.0, "train_flop": 1e25}]
+    table = pd.DataFrame(rows)
+    assert flat_benchmarks(table) == ["constant", "falls", "noisy", "tiny"]
+    assert flat_benchmarks(table, min_rho=0.1) == ["constant", "falls", "tiny"]
+
+
+def test_the_grids_flat_benchmark_variant_lists_what_the_rule_gives_on_the_bundled_data(
+        grid, bundled):
+    from ceg.sensitivity.grid import flat_benchmarks
+
+    listed = grid.variants["drop_flat_benchmarks"].filters.drop_benchmarks
+    assert sorted(listed) == flat_benchmarks(bundled)

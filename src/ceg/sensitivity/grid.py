@@ -410,6 +410,55 @@ def load_grid(path: str | Path | None = None) -> Grid:
     return grid_from_dict(data, source)
 
 
+#: The rule of "benchmarks that do not scale" (the ``drop_flat_benchmarks`` variant).
+FLAT_MIN_RHO = 0.3
+FLAT_MIN_RANGE = 0.05
+
+
+def flat_benchmarks(table: pd.DataFrame, min_rho: float = FLAT_MIN_RHO,
+                    min_range: float = FLAT_MIN_RANGE, min_models: int = 3) -> list[str]:
+    """Return the benchmarks whose base score does not rise with training compute.
+
+    The rule, on the ``base`` rows of each benchmark (every model, every
+    family): Spearman's rank correlation of the score with ``train_flop`` below
+    ``min_rho``, or the score's range (max - min over the models) below
+    ``min_range``. A benchmark whose scores are all equal counts as flat.
+    Benchmarks with base rows at fewer than ``min_models`` training computes are
+    not judged (one or two points show no trend): on the bundled data HumanEval
+    (GPT-4 only) and LAMA-Google-RE (two models), the only benchmarks of LATS,
+    Reflexion and the Toolformer rows.
+
+    Parameters
+    ----------
+    table
+        A validated evaluation table.
+    min_rho
+        Smallest Spearman correlation of a scaling benchmark.
+    min_range
+        Smallest rise of the score (in accuracy) over its models.
+    min_models
+        Fewest distinct training computes among the base rows to judge a benchmark.
+
+    Returns
+    -------
+    list of str
+        The flat benchmarks, sorted.
+    """
+    flat = []
+    base = table[table["condition"] == "base"]
+    for name, rows in base.groupby("benchmark", sort=True):
+        score, flop = rows["score"].astype(float), rows["train_flop"].astype(float)
+        if flop.nunique() < min_models:
+            continue
+        if score.nunique() < 2:
+            flat.append(str(name))
+            continue
+        rho = score.corr(flop, method="spearman")
+        if rho < min_rho or score.max() - score.min() < min_range:
+            flat.append(str(name))
+    return flat
+
+
 def variant_table(variant: Variant, table: pd.DataFrame, registries: Any) -> pd.DataFrame:
     """Return the variant's rows of ``table``, validated again (quietly).
 
@@ -437,5 +486,6 @@ def variant_table(variant: Variant, table: pd.DataFrame, registries: Any) -> pd.
                               source=f"the data of variant {variant.name!r}")
 
 
-__all__ = ["DEFAULT_GRID", "FILTER_KEYS", "PRIOR_TRANSFORMS", "VARIANT_KEYS", "DataFilters",
+__all__ = ["DEFAULT_GRID", "FILTER_KEYS", "FLAT_MIN_RANGE", "FLAT_MIN_RHO", "flat_benchmarks",
+           "PRIOR_TRANSFORMS", "VARIANT_KEYS", "DataFilters",
            "Grid", "Variant", "grid_from_dict", "load_grid", "make_variant", "variant_table"]

@@ -29,10 +29,9 @@ def test_digamma_below_zero_uses_the_reflection_and_scipys_conventions():
 def test_the_registered_psi_compiles_in_a_numba_pytensor_function():
     pytensor = pytest.importorskip("pytensor")
     import pytensor.tensor as pt
+    from pytensor.link.numba.dispatch.basic import numba_funcify_and_cache_key
 
     from ceg.numba_kernels import register
-
-    from pytensor.link.numba.dispatch.basic import numba_funcify_and_cache_key
 
     register()
     x = pt.dvector("x")

@@ -371,3 +371,15 @@ def test_the_model_averaged_cegs_follow_the_stacking_weights():
     assert b.loc["b", "n_variants"] == 2 and b.loc["a", "n_variants"] == 3
     assert averaged_cegs(two[:2], weights[:2]).loc["a", "median"] == pytest.approx(10.0,
                                                                                   rel=1e-4)
+
+
+def test_a_tornado_whose_reference_has_no_value_measures_from_the_median():
+    from ceg.sensitivity.sweep_report import tornado_figure
+
+    table = pd.DataFrame({"status": ["ok", "ok", "ok", "not_converged"],
+                          "P(most > 5x)": [np.nan, 0.5, 0.6, 0.9]},
+                         index=["default", "x", "y", "z"])
+    ax = tornado_figure(table, "P(most > 5x)", "default").axes[0]
+    # median of 0.5, 0.6, 0.9 is 0.6: bars -0.1, 0, +0.3; the axis names the median
+    assert sorted(round(p.get_width(), 6) for p in ax.patches) == [-0.1, 0.0, 0.3]
+    assert "median over the variants (0.6; 'default' has none)" in ax.get_xlabel()

@@ -430,12 +430,19 @@ def tornado_figure(table: pd.DataFrame, column: str, reference: str) -> Figure:
     -------
     matplotlib.figure.Figure
         Horizontal bars, largest change on top; variants that did not
-        converge hatched.
+        converge hatched. Where the reference has no value of ``column``
+        (a headline blanked by :func:`without_undeclared_headlines`), the
+        changes are from the median over the other variants, and the axis
+        says so.
     """
     from matplotlib.figure import Figure
 
     base = float(table.loc[reference, column])
     rows = table[table.index != reference].dropna(subset=[column])
+    origin = f"'{reference}' ({base:.3g})"
+    if math.isnan(base):  # the reference has no value (e.g. a blanked headline)
+        base = float(rows[column].median())
+        origin = f"the median over the variants ({base:.3g}; '{reference}' has none)"
     delta = (rows[column] - base).sort_values(key=np.abs)
     fig = Figure(figsize=(6.5, 0.28 * max(len(delta), 4) + 1.2), layout="constrained")
     ax = fig.subplots()
@@ -446,7 +453,7 @@ def tornado_figure(table: pd.DataFrame, column: str, reference: str) -> Figure:
         ax.barh(yi, d, color=c, hatch=h, edgecolor="0.3", linewidth=0.4)
     ax.set_yticks(y, list(delta.index), fontsize=7)
     ax.axvline(0, color="0.2", lw=0.8)
-    ax.set_xlabel(f"change of {column} from '{reference}' ({base:.3g}); hatched: not converged")
+    ax.set_xlabel(f"change of {column} from {origin}; hatched: not converged", fontsize=8)
     return fig
 
 

@@ -383,3 +383,19 @@ def test_a_tornado_whose_reference_has_no_value_measures_from_the_median():
     # median of 0.5, 0.6, 0.9 is 0.6: bars -0.1, 0, +0.3; the axis names the median
     assert sorted(round(p.get_width(), 6) for p in ax.patches) == [-0.1, 0.0, 0.3]
     assert "median over the variants (0.6; 'default' has none)" in ax.get_xlabel()
+
+
+def test_averaged_headline_skips_weightless_blanked_records_and_flags_shared_residuals():
+    rng = np.random.default_rng(1)
+    good = rng.normal(-1.0, 0.1, 40)
+    old = hand_record("old", loo_i=good - 1.0, p=0.9)
+    del old["headline_set"]  # recorded before the declared headline: blanked by the report
+    records = [hand_record("default", loo_i=good, p=0.2), old,
+               hand_record("resid", loo_i=good - 2.0, p=0.7)]
+    from ceg.validate.records import SbcRecords
+
+    header = {"variants": {"resid": {"overrides": {"structure": {"ability_residual": True}}}}}
+    report = sweep_report(SbcRecords(header=header, records=records), figures=False)
+    # "old" has weight ~0 and no headline: the average is the default's, not NaN
+    assert report.averaged["P(most > 5x)"] == pytest.approx(0.2, abs=1e-6)
+    assert any("['resid'] share a residual" in n for n in report.notes)

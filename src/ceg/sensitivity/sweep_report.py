@@ -52,6 +52,11 @@ HEADLINE: dict[str, str] = {
     "share_5": "share > 5x",
 }
 REFERENCE = "default"
+#: Variants with a weight below this are left out of the model averages (stacking gives
+#: the unhelpful ones weights of order 1e-11; they would change nothing).
+MIN_WEIGHT = 1e-3
+#: Structure switches that give rows a shared residual or effect: row-level LOO favours them.
+SHARED_RESIDUAL_SWITCHES = ("ability_residual", "model_effects")
 
 
 @dataclass
@@ -264,7 +269,8 @@ def stacking(records: list[dict[str, Any]], overrides: dict[str, dict[str, Any]]
         ``arviz.compare`` (method stacking) of those variants: rank, elpd_loo,
         se, weight, plus ``max_k`` and ``n_k_above_0_7``; empty if fewer than two.
     averaged : dict
-        Per headline probability, its stacking-weighted mean.
+        Per headline probability, its stacking-weighted mean over the variants
+        of weight >= :data:`MIN_WEIGHT` that hold it (weights renormalised).
     notes : list of str
         Why variants were left out.
     """
@@ -297,10 +303,26 @@ def stacking(records: list[dict[str, Any]], overrides: dict[str, dict[str, Any]]
         notes.append(f"PSIS-LOO has Pareto k > 0.7 in {bad}: their elpd (and so the weights) "
                      "are unreliable there; grouped LOO or refits of those rows (issue #13) "
                      "are not done.")
+    shared = [n for n in cmp.index
+              if any(overrides.get(n, {}).get("structure", {}).get(k)
+                     for k in SHARED_RESIDUAL_SWITCHES)]
+    if shared:
+        notes.append(f"{shared} share a residual or effect among rows (one per (model, "
+                     "benchmark) or per model): row-level PSIS-LOO scores predicting a left-out "
+                     "row of a model whose other rows still inform that term, which such terms "
+                     "make easy; for predicting a new model, the task that matters, a grouped "
+                     "K-fold (whole models left out) is the comparison, not run here.")
     weights = cmp["weight"]
-    averaged = {label: float(sum(weights[n] * use[n]["posterior"]["headline"][key]
-                                 for n in cmp.index))
-                for key, label in HEADLINE.items()}
+    averaged = {}
+    for key, label in HEADLINE.items():
+        weighted = [n for n in cmp.index if weights[n] >= MIN_WEIGHT]
+        have = [n for n in weighted if not math.isnan(use[n]["posterior"]["headline"][key])]
+        if have != weighted:
+            notes.append(f"{label} averaged without {sorted(set(weighted) - set(have))} "
+                         "(no headline in their records), the other weights renormalised.")
+        total = sum(weights[n] for n in have)
+        averaged[label] = (float(sum(weights[n] * use[n]["posterior"]["headline"][key]
+                                     for n in have) / total) if have else math.nan)
     return cmp[["rank", "elpd_loo", "se", "weight", "max_k", "n_k_above_0_7"]], averaged, notes
 
 
@@ -374,7 +396,7 @@ def mixture_quantiles(components: list[tuple[float, float, float]], weights: np.
 
 
 def averaged_cegs(records: list[dict[str, Any]], weights: pd.Series,
-                  min_weight: float = 1e-3) -> pd.DataFrame:
+                  min_weight: float = MIN_WEIGHT) -> pd.DataFrame:
     """Return the model-averaged CEGs: quantiles of the weighted mixture of the variants' CEGs.
 
     Parameters

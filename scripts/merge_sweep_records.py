@@ -5,7 +5,8 @@
 Each record of SOURCE replaces the record of the same variant in DEST, or is
 appended; the two folders must hold the same data, seed and sampler settings
 (the identity a resumed sweep checks). DEST's records file is rewritten
-atomically. Used to refit recorded variants (old-format records) without
+atomically, and variants of SOURCE's grid that DEST's header lacks are added
+to it (their descriptions and overrides, which the report reads). Used to refit recorded variants (old-format records) without
 deleting them before their refit has finished.
 """
 
@@ -34,6 +35,14 @@ def main(source: str, dest: str) -> None:
         lines.append(json.dumps(r))
     lines += [json.dumps(r) for r in incoming.values()]
     write_text_atomic(Path(dest) / SWEEP_LAYOUT.records_file, "\n".join(lines) + "\n")
+    header_path = Path(dest) / SWEEP_LAYOUT.settings_file
+    header = json.loads(header_path.read_text())
+    added = sorted(set(new.header.get("variants", {})) - set(header.get("variants", {})))
+    if added:
+        header["variants"] = {**header.get("variants", {}),
+                              **{n: new.header["variants"][n] for n in added}}
+        write_text_atomic(header_path, json.dumps(header, indent=1) + "\n")
+        print(f"{header_path}: grid variants added {added}")
     print(f"{dest}: replaced {replaced or 'none'}, added {sorted(incoming) or 'none'}; "
           f"{len(lines)} records")
 

@@ -6,8 +6,9 @@ Each record of SOURCE replaces the record of the same variant in DEST, or is
 appended; the two folders must hold the same data, seed and sampler settings
 (the identity a resumed sweep checks). DEST's records file is rewritten
 atomically, and variants of SOURCE's grid that DEST's header lacks are added
-to it (their descriptions and overrides, which the report reads). Used to refit recorded variants (old-format records) without
-deleting them before their refit has finished.
+to it (their descriptions and overrides, which the report reads). Used to
+refit recorded variants (old-format records) without deleting them before
+their refit has finished.
 """
 
 from __future__ import annotations

@@ -189,6 +189,14 @@ def test_the_variance_decomposition_is_the_law_of_total_variance():
     assert row["within"] == pytest.approx(np.mean([0.2 * 0.8, 0.6 * 0.4, 0.4 * 0.6]))
     row = d.loc["log10 CEG a"]
     assert (row["within"], row["between"]) == pytest.approx((0.04, np.var([0.5, 0.8, 0.2])))
+    # a record whose headline is blank (recorded before the declared set) is left out of the
+    # headline rows only
+    blank, _ = without_undeclared_headlines([{k: v for k, v in hand_record("z", p=0.9).items()
+                                              if k != "headline_set"}])
+    d = decomposition(records + blank)
+    assert d.loc["share > 5x", "n_variants"] == 3
+    assert d.loc["share > 5x", "between"] == pytest.approx(np.var([0.4, 0.7, 0.1]))
+    assert d.loc["log10 CEG a", "n_variants"] == 4
 
 
 def test_tornado_plots_show_each_variant_change_from_the_reference():

@@ -193,14 +193,19 @@ def sweep_table(records: list[dict[str, Any]], descriptions: dict[str, str] | No
 
 
 def _moments(records: list[dict[str, Any]]) -> dict[str, list[tuple[float, float]]]:
-    """Return, per quantity, each variant's (posterior mean, posterior variance)."""
+    """Return, per quantity, each variant's (posterior mean, posterior variance).
+
+    A variant without a value (a blanked headline) is left out of that quantity.
+    """
     out: dict[str, list[tuple[float, float]]] = {}
     for r in _summarised(records):
         h = r["posterior"]["headline"]
-        out.setdefault("share > 5x", []).append((h["share_5"], h["share_5_var"]))
+        if not math.isnan(h["share_5"]):
+            out.setdefault("share > 5x", []).append((h["share_5"], h["share_5_var"]))
         for key in ("p_most_5", "p_some_20"):
             p = h[key]
-            out.setdefault(f"{HEADLINE[key]} (0/1 event)", []).append((p, p * (1 - p)))
+            if not math.isnan(p):
+                out.setdefault(f"{HEADLINE[key]} (0/1 event)", []).append((p, p * (1 - p)))
         for kind, prefix in (("enhancement", "log10 CEG "), ("category", "log10 CEG category:")):
             for label, s in r["posterior"][kind].items():
                 out.setdefault(f"{prefix}{label}", []).append((s["mean"], s["var"]))

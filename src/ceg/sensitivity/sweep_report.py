@@ -238,6 +238,7 @@ def decomposition(records: list[dict[str, Any]]) -> pd.DataFrame:
         rows.append({"quantity": name, "n_variants": len(pairs), "within": within,
                      "between": between, "total": total,
                      "between_share": between / total if total > 0 else math.nan})
+    rows.sort(key=lambda row: row["quantity"].startswith("log10 CEG"))  # headline first
     return pd.DataFrame(rows).set_index("quantity") if rows else pd.DataFrame()
 
 

@@ -19,7 +19,7 @@ import sys
 import numpy as np
 import pandas as pd
 
-HEADLINE = ("P(most > 5x)", "P(some > 20x)", "share > 5x")
+from ceg.sensitivity.sweep_report import HEADLINE
 
 
 def main(path: str) -> None:
@@ -31,7 +31,7 @@ def main(path: str) -> None:
           f"{', '.join(left) or 'none'}")
     ref = table.loc["default"] if "default" in table.index else None
     print("\nheadline over the converged variants that have it")
-    for col in HEADLINE:
+    for col in HEADLINE.values():
         have = ok[col].dropna()
         if have.empty:
             continue

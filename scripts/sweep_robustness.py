@@ -19,7 +19,7 @@ import sys
 import numpy as np
 import pandas as pd
 
-from ceg.sensitivity.sweep_report import HEADLINE
+from ceg.sensitivity.sweep_report import HEADLINE, ceg_columns
 
 
 def main(path: str) -> None:
@@ -40,7 +40,7 @@ def main(path: str) -> None:
         print(f"  {col}: {have.min():.3f} ({have.idxmin()}) to {have.max():.3f} "
               f"({have.idxmax()}), n = {len(have)}{at_ref}; prior alone "
               f"{prior.min():.3f} to {prior.max():.3f}")
-    bases = [c for c in table.columns if f"{c} low" in table.columns]
+    bases = ceg_columns(table)
     if ref is None:
         return
     note = "" if ref["status"] == "ok" else f" (the default itself: {ref['status']})"

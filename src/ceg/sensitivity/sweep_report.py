@@ -192,6 +192,11 @@ def sweep_table(records: list[dict[str, Any]], descriptions: dict[str, str] | No
     return table.reindex(columns=[c for c in order if c in table.columns or c in fixed])
 
 
+def ceg_columns(table: pd.DataFrame) -> list[str]:
+    """Return the CEG columns of a sweep table (those with a ``low`` and ``high`` beside them)."""
+    return [c for c in table.columns if f"{c} low" in table.columns]
+
+
 def _moments(records: list[dict[str, Any]]) -> dict[str, list[tuple[float, float]]]:
     """Return, per quantity, each variant's (posterior mean, posterior variance).
 
@@ -320,8 +325,8 @@ def stacking(records: list[dict[str, Any]], overrides: dict[str, dict[str, Any]]
                      "K-fold (whole models left out) is the comparison, not run here.")
     weights = cmp["weight"]
     averaged = {}
+    weighted = [n for n in cmp.index if weights[n] >= MIN_WEIGHT]
     for key, label in HEADLINE.items():
-        weighted = [n for n in cmp.index if weights[n] >= MIN_WEIGHT]
         have = [n for n in weighted if not math.isnan(use[n]["posterior"]["headline"][key])]
         if have != weighted:
             notes.append(f"{label} averaged without {sorted(set(weighted) - set(have))} "
@@ -507,7 +512,7 @@ def ceg_change_figure(table: pd.DataFrame, reference: str) -> Figure:
     """
     from matplotlib.figure import Figure
 
-    bases = [c for c in table.columns if f"{c} low" in table.columns]
+    bases = ceg_columns(table)
     rows = table[table.index != reference].dropna(subset=bases, how="all")
     change = np.log10(rows[bases].astype(float) / table.loc[reference, bases].astype(float))
     fig = Figure(figsize=(2.0 + 0.55 * len(bases), 2.2 + 0.3 * max(len(rows), 3)),
@@ -640,7 +645,7 @@ def to_markdown(report: SweepReport, header: dict[str, Any],
     head = t[["status", *[c for c in head_cols if c in t]]].copy()
     lines.append(_md_table(head))
     lines += ["", "## CEGs (median and 90% interval)", ""]
-    bases = [c for c in t.columns if f"{c} low" in t.columns]
+    bases = ceg_columns(t)
     cegs = pd.DataFrame({b: [_cell(t.loc[v, b], t.loc[v, f"{b} low"], t.loc[v, f"{b} high"])
                              for v in t.index] for b in bases}, index=t.index)
     lines.append(_md_table(cegs.T.rename_axis("CEG at 1e23")))
@@ -714,5 +719,6 @@ def write_sweep_report(folder: Path | str, out: Path | str | None = None) -> tup
 
 
 __all__ = ["HEADLINE", "REFERENCE", "SweepReport", "averaged_cegs", "ceg_change_figure",
+           "ceg_columns",
            "decomposition", "mixture_quantiles", "split_normal_cdf", "stacking", "sweep_report",
            "sweep_table", "to_markdown", "tornado_figure", "write_sweep_report"]

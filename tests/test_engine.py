@@ -91,7 +91,34 @@ def test_a_family_scale_slope_stretches_its_familys_compute(prior_fit):
     new = rows.assign(family="Nobody")
     params = engine.gather(post, d, new, spec.structure, allow_new=True)
     assert ("family_scale" in params.new) == ("family_scale_slope" in post)
-    drawn = engine.draw_new(params, post, d, np.random.default_rng(2))
+    drawn = engine.draw_new(params, post, d, np.random.default_rng(2), spec.structure, spec.x_ref)
     np.testing.assert_array_equal(drawn.family_scale[:, 0], drawn.family_scale[:, 1])
     assert (drawn.family_scale != 0).all() == spec.structure.family_scale_slopes
     assert (engine.typical(params, post, d).family_scale == 0).all()
+
+
+def test_a_new_familys_scale_slope_is_drawn_from_the_specs_population():
+    # With family_scale_population = "student_t" (nu = 3) a new family's lambda is
+    # sd * t_3: with sd = 1 and 4,000 draws, |lambda| > 3.182 (the t_3's two-sided 5%
+    # point) in 0.05 of draws (binomial sd 0.0034; the band 0.03-0.07 is ~6 sd wide), where
+    # a normal gives 0.0015. The normal population keeps the normal's 0.0015 (sd 0.0006).
+    import dataclasses
+
+    fit = fake_fit(small_table(), "profiles_family_scale", draws=4, chains=1, method="prior")
+    post = fit.posterior.isel(chain=[0] * 4, draw=[0] * 1000)
+    post = post.assign_coords(chain=np.arange(4), draw=np.arange(1000))
+    post["family_scale_sd"] = post["family_scale_sd"] * 0 + 1.0
+    rows = engine.design_rows(fit.design).iloc[:1].assign(family="Nobody", model="",
+                                                           log10_flop=fit.spec.x_ref + 1.0)
+    spec = fit.spec
+    t_spec = dataclasses.replace(spec.structure, family_scale_population="student_t",
+                                 family_scale_population_nu=3.0)
+    params = engine.gather(post, fit.design, rows, spec.structure, allow_new=True)
+    with pytest.raises(CegError, match="scale slope.*structure"):
+        engine.draw_new(params, post, fit.design, np.random.default_rng(0))
+    for structure, low, high in ((t_spec, 0.03, 0.07), (spec.structure, 0.0, 0.005)):
+        drawn = engine.draw_new(params, post, fit.design, np.random.default_rng(0), structure,
+                                spec.x_ref)
+        lam = drawn.family_scale[:, 0]
+        assert lam.shape == (4000,)
+        assert low < np.mean(np.abs(lam) > stats.t.ppf(0.975, 3)) < high

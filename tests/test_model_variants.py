@@ -306,3 +306,28 @@ def test_model_effects_are_zero_where_compute_is_latent(design):
     (eta,) = _at_point(model, [model["model_effect"]], point)
     assert (eta[latent] == 0).all()  # merged into the latent compute
     assert (eta[np.setdiff1d(np.arange(len(eta)), latent)] != 0).all()
+
+
+def test_a_student_t_population_of_family_scale_slopes_keeps_the_weighted_zero_sum(design):
+    # family_scale_population = "student_t": the z of the scale slopes are t_nu (heavier
+    # tails: a few families may scale far from the pool), and the common part is still
+    # removed with the compute-spread weights.
+    from scipy import stats
+
+    from ceg.model import family_compute_spread
+
+    base = ModelSpec.load("profiles_family_scale")
+    spec = dataclasses.replace(base, structure=dataclasses.replace(
+        base.structure, family_scale_population="student_t", family_scale_population_nu=4.0))
+    model = build_model(spec, design)
+    z_rv = model["family_scale_slope_z"]
+    assert isinstance(z_rv.owner.op, type(pm.StudentT.dist(nu=1).owner.op))
+    rng = np.random.default_rng(3)
+    point = {k: v + rng.normal(0, 0.5, np.shape(v)) for k, v in model.initial_point().items()}
+    logp = model.compile_fn(model.logp(vars=[z_rv], sum=True), inputs=model.value_vars,
+                            on_unused_input="ignore")(point)
+    # PyTensor's and scipy's formulas of the t density agree to ~1e-9 here (gammaln terms)
+    assert logp == pytest.approx(stats.t.logpdf(point["family_scale_slope_z"], 4.0).sum(),
+                                 rel=1e-7)
+    (lam,) = _at_point(model, [model["family_scale_slope"]], point)
+    assert abs(lam @ family_compute_spread(design, None)) < 1e-10

@@ -145,7 +145,8 @@ def test_spec_is_frozen(default):
 @pytest.mark.parametrize("section, key, on, prior", [
     ("sampler", "mass_matrix", "low_rank", None),
     ("structure", "slope_max", 16.0, None),
-    ("structure", "family_scale_slopes", True, "family_scale_sd")])
+    ("structure", "family_scale_slopes", True, "family_scale_sd"),
+    ("structure", "family_scale_population_nu", 5.0, None)])
 def test_a_switch_added_later_changes_the_digest_only_when_it_is_turned_on(default, raw, section,
                                                                            key, on, prior):
     # A spec that leaves the switch off stores no key for it, so fits and sweep records made
@@ -158,3 +159,18 @@ def test_a_switch_added_later_changes_the_digest_only_when_it_is_turned_on(defau
     assert turned_on.to_dict()[section][key] == on
     assert ModelSpec.from_dict(turned_on.to_dict()) == turned_on
     assert turned_on.digest() != default.digest()
+
+
+def test_a_student_t_population_of_family_scale_slopes_needs_the_slopes(raw):
+    # The population of slopes the model does not have is a spec mistake, named as such.
+    raw["structure"]["family_scale_population"] = "student_t"
+    with pytest.raises(SpecError, match="family_scale_population.*needs "
+                                        "structure.family_scale_slopes = true"):
+        ModelSpec.from_dict(raw)
+    raw["structure"]["family_scale_slopes"] = True
+    raw["priors"]["family_scale_sd"] = {"dist": "HalfNormal", "sigma": 0.2}
+    spec = ModelSpec.from_dict(raw)
+    assert spec.to_dict()["structure"]["family_scale_population"] == "student_t"
+    raw["structure"]["family_scale_population_nu"] = 0.0
+    with pytest.raises(SpecError, match="family_scale_population_nu must be > 0"):
+        ModelSpec.from_dict(raw)

@@ -628,7 +628,8 @@ def draw_new(params: RowParameters, posterior: xr.Dataset, design: Design,
     - a new family: :func:`new_family_effects`;
     - a new model: :math:`\eta \sim N(0, \sigma_\eta)` (``model_sd``);
     - a new family's scale slope: :math:`\lambda \sim N(0, \sigma_\lambda)`
-      (``family_scale_sd``);
+      (``family_scale_sd``), or :math:`\sigma_\lambda t_\nu` where the spec's
+      ``family_scale_population`` is ``"student_t"``;
     - an unfitted (family, benchmark) profile: :math:`N(0, \sigma_\phi)`;
     - an unfitted (model, benchmark) residual: :math:`N(0, \sigma_r)`;
     - a new enhancement of category :math:`k`: :math:`a \sim N(\mu_k, \sigma_a)`,
@@ -655,7 +656,8 @@ def draw_new(params: RowParameters, posterior: xr.Dataset, design: Design,
     rng
         Random generator (draws are made in a fixed order).
     structure, x_ref
-        The spec's structure and reference compute: needed for new benchmarks.
+        The spec's structure and reference compute: needed for new benchmarks
+        (both) and for new families' scale slopes (the structure).
 
     Returns
     -------
@@ -665,7 +667,8 @@ def draw_new(params: RowParameters, posterior: xr.Dataset, design: Design,
     Raises
     ------
     CegError
-        If there are new benchmarks and no structure or ``x_ref``.
+        If there are new benchmarks and no structure or ``x_ref``, or new
+        families' scale slopes and no structure.
     """
     n = params.x.shape[0]
     out = replace(params, new={})
@@ -701,7 +704,16 @@ def draw_new(params: RowParameters, posterior: xr.Dataset, design: Design,
                           ("residual", "ability_residual_sd")):
         if name in params.new:
             sd = _population_sd(posterior, sd_name, n)
-            fill(name, per_key(params.new[name], lambda k, sd=sd: sd * rng.standard_normal(n)))
+            standard = rng.standard_normal
+            if name == "family_scale" and "family_scale_sd" in posterior:
+                if structure is None:
+                    raise CegError("a new family's scale slope is drawn from the population "
+                                   "the spec names (normal or Student-t): pass the structure")
+                if structure.family_scale_population == "student_t":
+                    nu = structure.family_scale_population_nu
+                    standard = lambda size, nu=nu: rng.standard_t(nu, size)  # noqa: E731
+            fill(name, per_key(params.new[name],
+                               lambda k, sd=sd, standard=standard: sd * standard(n)))
     c = design.coords
     if "intercept" in params.new:
         mu = _stacked(posterior, "category_mean").to_numpy()

@@ -254,9 +254,16 @@ def build_model(spec: ModelSpec, design: Design,
             # With zero weight a family's lambda is a free draw from the population, as
             # a new family's is. Non-centred: a lambda rests on a decade or less of its
             # own models' compute, so the data rarely pin it down.
+            # With family_scale_population = "student_t" the z are t_nu: a few families
+            # may scale far from the pool (a heavier tail than the normal's) while most
+            # stay close to it.
             lam_sd = _prior(spec, "family_scale_sd")
             spread = family_compute_spread(design, held_out)
-            z = pm.Normal("family_scale_slope_z", 0.0, 1.0, dims="family")
+            if s.family_scale_population == "student_t":
+                z = pm.StudentT("family_scale_slope_z", nu=s.family_scale_population_nu,
+                                mu=0.0, sigma=1.0, dims="family")
+            else:
+                z = pm.Normal("family_scale_slope_z", 0.0, 1.0, dims="family")
             if spread.sum() > 0:
                 z = z - spread * pt.dot(spread, z) / float(spread @ spread)
             lam = lam_sd * z

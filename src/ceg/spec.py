@@ -32,6 +32,8 @@ ADDED_SWITCHES: tuple[tuple[str, str, Any], ...] = (
     ("sampler", "mass_matrix", "diagonal"),
     ("structure", "slope_max", None),
     ("structure", "family_scale_slopes", False),
+    ("structure", "family_scale_population", "normal"),
+    ("structure", "family_scale_population_nu", 3.0),
 )
 Floor = Literal["chance", "zero", "learned"]
 #: The curve's shape: ``logistic`` is symmetric; ``loglog`` (Gumbel, exp(-exp(-z))) leaves
@@ -111,6 +113,8 @@ class Structure:
     anchor_enhancement_shifts: bool = False
     model_effects: bool = False
     family_scale_slopes: bool = False
+    family_scale_population: SlopePopulation = "normal"
+    family_scale_population_nu: float = 3.0
     family_benchmark_effects: bool = False
     ability_residual: bool = False
     slope_population: SlopePopulation = "normal"
@@ -271,8 +275,14 @@ class ModelSpec:
         priors = _priors(data["priors"], source, structure)
         if structure.x_ref_flop <= 0:
             raise SpecError(f"{source}: structure.x_ref_flop must be > 0 FLOP")
-        if structure.slope_population_nu <= 0:
-            raise SpecError(f"{source}: structure.slope_population_nu must be > 0")
+        for key in ("slope_population_nu", "family_scale_population_nu"):
+            if getattr(structure, key) <= 0:
+                raise SpecError(f"{source}: structure.{key} must be > 0")
+        if structure.family_scale_population != "normal" and not structure.family_scale_slopes:
+            raise SpecError(f"{source}: structure.family_scale_population = "
+                            f"\"{structure.family_scale_population}\" needs "
+                            "structure.family_scale_slopes = true (it is the population of "
+                            "those slopes)")
         if structure.slope_max is not None and not structure.slope_max > 0:
             raise SpecError(f"{source}: structure.slope_max must be > 0 logits per decade "
                             "(or left out for no cap)")

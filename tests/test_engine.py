@@ -61,7 +61,8 @@ def test_unknown_labels_are_refused_unless_new_units_are_allowed(prior_fit):
     assert "family_effect" in params.new
     with pytest.raises(CegError, match="draw_new"):
         engine.evaluate(params, prior_fit.spec.structure, prior_fit.spec.x_ref)
-    drawn = engine.draw_new(params, prior_fit.posterior, d, np.random.default_rng(0))
+    drawn = engine.draw_new(params, prior_fit.posterior, d, np.random.default_rng(0),
+                            prior_fit.spec.structure, prior_fit.spec.x_ref)
     out = engine.evaluate(drawn, prior_fit.spec.structure, prior_fit.spec.x_ref)
     assert np.isfinite(out["p"]).all()
     with pytest.raises(CegError, match="benchmark 'GSM8k' is not in the fit.*GSM8K"):
@@ -122,3 +123,23 @@ def test_a_new_familys_scale_slope_is_drawn_from_the_specs_population():
         lam = drawn.family_scale[:, 0]
         assert lam.shape == (4000,)
         assert low < np.mean(np.abs(lam) > stats.t.ppf(0.975, 3)) < high
+
+
+def test_a_new_free_form_benchmark_draws_its_floor_below_the_generative_cap():
+    # A new benchmark with chance 0 under generative_floor_max = G draws its floor as
+    # G * logistic(N(mu_g, sd_g)), as the builder's chance-0 benchmarks have it: with
+    # mu_g = 0 and sd_g = 0 that is G / 2 in every draw; without G the floor is 0.
+    import dataclasses
+
+    fit = fake_fit(small_table(), "profiles_family_scale", draws=4, chains=1, method="prior")
+    zero = fit.posterior["logit_ref_mean"] * 0
+    post = fit.posterior.assign(generative_floor_logit_mean=zero, generative_floor_logit_sd=zero)
+    family = fit.design.coords["family"][0]
+    rows = engine.design_rows(fit.design).iloc[:1].assign(
+        family=family, model="", benchmark="new:quiz", chance=0.0, log10_flop=fit.spec.x_ref)
+    capped = dataclasses.replace(fit.spec.structure, generative_floor_max=0.3)
+    for structure, expected in ((capped, 0.15), (fit.spec.structure, 0.0)):
+        params = engine.gather(post, fit.design, rows, structure, allow_new=True)
+        drawn = engine.draw_new(params, post, fit.design, np.random.default_rng(0), structure,
+                                fit.spec.x_ref)
+        np.testing.assert_allclose(drawn.floor[:, 0], expected, atol=1e-12)

@@ -119,6 +119,44 @@ def test_a_learned_floor_lies_between_zero_and_chance():
     assert (draws[:, chance == 0] == 0).all()
 
 
+def test_a_generative_floor_lies_between_zero_and_its_cap_from_its_own_population():
+    # generative_floor_max = G: a benchmark with chance 0 (free-form answers, GSM8K) gets a
+    # floor G * logistic(mu_g + sd_g * z) instead of 0; benchmarks with chance keep theirs.
+    design = make_design(small_table(("GSM8K", "BoolQ", "ANLI R1")), ceg.load_registries())
+    base = ModelSpec.load("profiles")
+    raw = base.to_dict()
+    raw["structure"]["generative_floor_max"] = 0.2
+    with pytest.raises(SpecError, match="generative_floor_logit_mean"):
+        ModelSpec.from_dict(raw)  # the priors the switch brings are required
+    raw["priors"]["generative_floor_logit_mean"] = {"dist": "Normal", "mu": -1.0, "sigma": 1.5}
+    raw["priors"]["generative_floor_logit_sd"] = {"dist": "HalfNormal", "sigma": 1.0}
+    spec = ModelSpec.from_dict(raw)
+    model = build_model(spec, design)
+    chance = design.benchmark_chance
+    assert model.coords["generative_benchmark"] == ("GSM8K",)
+    rng = np.random.default_rng(5)
+    point = {k: v + rng.normal(0, 0.5, np.shape(v)) for k, v in model.initial_point().items()}
+    (floor,) = _at_point(model, [model["floor"]], point)
+    psi = point["generative_floor_logit_mean"] + np.exp(
+        point["generative_floor_logit_sd_log__"]) * point["generative_floor_logit_z"]
+    gen = np.flatnonzero(chance == 0)
+    np.testing.assert_allclose(floor[gen], 0.2 / (1 + np.exp(-psi)), rtol=1e-12)
+    base_model = build_model(base, design)
+    (base_floor,) = _at_point(base_model, [base_model["floor"]],
+                              {k: point[k] for k in base_model.initial_point()})
+    np.testing.assert_allclose(floor[chance > 0], base_floor[chance > 0], rtol=1e-12)
+    assert (base_floor[gen] == 0).all()
+    draws = pm.draw(model["floor"], draws=200, random_seed=1)
+    assert ((draws[:, gen] > 0) & (draws[:, gen] < 0.2)).all()
+    # a spec mistake is named: the cap bounds a learned floor, and is a score
+    for key, value, match in (("generative_floor_max", 1.5, "must be in \\(0, 1\\)"),
+                              ("floor", "chance", "needs structure.floor")):
+        bad = spec.to_dict()
+        bad["structure"][key] = value
+        with pytest.raises(SpecError, match=match):
+            ModelSpec.from_dict(bad)
+
+
 def test_a_note_after_the_source_id_does_not_make_a_protocol_group():
     reg = ceg.load_registries()
     t = small_table()

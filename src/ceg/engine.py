@@ -118,7 +118,8 @@ def learned_floor(chance: Any, floor_logit: Any, lib: ModuleType = np) -> Any:
     Parameters
     ----------
     chance
-        The benchmark's chance level.
+        The benchmark's chance level (for a benchmark with chance 0, the spec's
+        ``generative_floor_max``).
     floor_logit
         :math:`\psi_b`, drawn from :math:`N(\mu_\psi, \sigma_\psi)`.
     lib
@@ -641,7 +642,9 @@ def draw_new(params: RowParameters, posterior: xr.Dataset, design: Design,
       the slope population (normal or Student-t as the spec says), its
       log concentration :math:`\sim N(\mu_\kappa, \sigma_\kappa)` (the
       global one, or none for a binomial), a learned floor
-      :math:`c\,\operatorname{logistic}(N(\mu_\psi, \sigma_\psi))`; no
+      :math:`c\,\operatorname{logistic}(N(\mu_\psi, \sigma_\psi))` (for
+      chance 0 and ``generative_floor_max`` :math:`G`:
+      :math:`G\,\operatorname{logistic}(N(\mu_g, \sigma_g))`); no
       protocol offset.
 
     Rows with the same key share a draw (two rows of one new model share
@@ -784,6 +787,10 @@ def _draw_benchmarks(keys: list[Any], arrays: dict[str, np.ndarray], posterior: 
             if structure.floor == "learned" and chance > 0:
                 floor = learned_floor(chance, scalar("floor_logit_mean") + scalar(
                     "floor_logit_sd") * rng.standard_normal(n))
+            elif structure.floor == "learned" and structure.generative_floor_max is not None:
+                floor = learned_floor(structure.generative_floor_max, scalar(
+                    "generative_floor_logit_mean") + scalar("generative_floor_logit_sd")
+                    * rng.standard_normal(n))
             else:
                 floor = np.full(n, chance if structure.floor != "zero" else 0.0)
             drawn[label] = (midpoint, slope, floor, kappa)

@@ -403,7 +403,11 @@ def _floor(spec: ModelSpec, design: Design) -> pt.TensorVariable:
     ``floor = "learned"``: :math:`g_b = c_b\,\operatorname{logistic}(\psi_b)`,
     :math:`\psi_b = \mu_\psi + \sigma_\psi z_b` for benchmarks with chance
     :math:`c_b > 0` (failed answer extraction can score below chance); 0
-    where chance is 0.
+    where chance is 0, unless ``structure.generative_floor_max`` is set: then
+    a benchmark with chance 0 (free-form answers) has
+    :math:`g_b = G\,\operatorname{logistic}(\psi^g_b)`,
+    :math:`\psi^g_b = \mu_g + \sigma_g z^g_b`, the score reached without the
+    ability (common answers, formats), from its own population.
     """
     chance = design.benchmark_chance
     mode = spec.structure.floor
@@ -411,16 +415,23 @@ def _floor(spec: ModelSpec, design: Design) -> pt.TensorVariable:
         return pt.as_tensor_variable(chance)
     if mode == "zero":
         return pt.zeros(len(chance))
-    has = np.flatnonzero(chance > 0)
     out = pt.zeros(len(chance))
-    if not len(has):
-        return out
-    mean, sd = _prior(spec, "floor_logit_mean"), _prior(spec, "floor_logit_sd")
     model = pm.modelcontext(None)
-    if "floored_benchmark" not in model.coords:
-        model.add_coord("floored_benchmark", [design.coords["benchmark"][i] for i in has])
-    z = pm.Normal("floor_logit_z", 0.0, 1.0, dims="floored_benchmark")
-    return pt.set_subtensor(out[has], engine.learned_floor(chance[has], mean + sd * z, lib=pt))
+    groups = [("floored_benchmark", "floor_logit", np.flatnonzero(chance > 0), chance)]
+    cap = spec.structure.generative_floor_max
+    if cap is not None:
+        groups.append(("generative_benchmark", "generative_floor_logit",
+                       np.flatnonzero(chance == 0), np.full(len(chance), cap)))
+    for dim, stem, idx, ceiling in groups:
+        if not len(idx):
+            continue
+        mean, sd = _prior(spec, f"{stem}_mean"), _prior(spec, f"{stem}_sd")
+        if dim not in model.coords:
+            model.add_coord(dim, [design.coords["benchmark"][i] for i in idx])
+        z = pm.Normal(f"{stem}_z", 0.0, 1.0, dims=dim)
+        out = pt.set_subtensor(out[idx], engine.learned_floor(ceiling[idx], mean + sd * z,
+                                                             lib=pt))
+    return out
 
 
 def _ability_offsets(spec: ModelSpec, design: Design) -> pt.TensorVariable | float:

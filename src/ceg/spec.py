@@ -34,6 +34,7 @@ ADDED_SWITCHES: tuple[tuple[str, str, Any], ...] = (
     ("structure", "family_scale_slopes", False),
     ("structure", "family_scale_population", "normal"),
     ("structure", "family_scale_population_nu", 3.0),
+    ("structure", "generative_floor_max", None),
 )
 Floor = Literal["chance", "zero", "learned"]
 #: The curve's shape: ``logistic`` is symmetric; ``loglog`` (Gumbel, exp(-exp(-z))) leaves
@@ -76,6 +77,8 @@ VARIANT_PRIORS: dict[str, tuple[str, bool]] = {
     "ability_residual_sd": ("ability_residual", True),
     "floor_logit_mean": ("floor", False),
     "floor_logit_sd": ("floor", True),
+    "generative_floor_logit_mean": ("generative_floor_max", False),
+    "generative_floor_logit_sd": ("generative_floor_max", True),
 }
 
 
@@ -120,6 +123,7 @@ class Structure:
     slope_population: SlopePopulation = "normal"
     slope_population_nu: float = 3.0
     slope_max: float | None = None
+    generative_floor_max: float | None = None
     scale_compute: ScaleCompute = "raw"
 
     def uses(self, prior_switch: str) -> bool:
@@ -283,6 +287,13 @@ class ModelSpec:
                             f"\"{structure.family_scale_population}\" needs "
                             "structure.family_scale_slopes = true (it is the population of "
                             "those slopes)")
+        if structure.generative_floor_max is not None:
+            if not 0 < structure.generative_floor_max < 1:
+                raise SpecError(f"{source}: structure.generative_floor_max must be in (0, 1) "
+                                "(a score), or left out for a floor of 0 where chance is 0")
+            if structure.floor != "learned":
+                raise SpecError(f"{source}: structure.generative_floor_max needs "
+                                "structure.floor = \"learned\" (it bounds a learned floor)")
         if structure.slope_max is not None and not structure.slope_max > 0:
             raise SpecError(f"{source}: structure.slope_max must be > 0 logits per decade "
                             "(or left out for no cap)")

@@ -16,6 +16,11 @@ With ``--fit`` (the training fit a held-out run saves, ``fit.nc``, with model ef
 and ``--table`` (the full table), also the trend of the training models' posterior mean
 model effects with compute within their families: the slope of η on log10 FLOP after
 removing each family's mean (families with two or more training models).
+Also by benchmark group (GSM8K, the BBH tasks) for seen and new families, and the seen
+families' coverage without GSM8K. With ``--table`` alone, the within-family slope of
+logit(score) on log10 FLOP of GSM8K's training rows per family and condition (scores
+clipped to [0.01, 0.99]; families with two or more training models): how differently the
+families' GSM8K scores rise with compute in the training range.
 """
 
 from __future__ import annotations
@@ -55,7 +60,41 @@ def misses(pred: pd.DataFrame, cutoff_flop: float) -> dict[str, pd.DataFrame]:
             "clustering_by_model": clustering, "bias_by_family_seen": bias_by_family_seen(pred),
             "seen_by_training_models": seen.groupby("n_train_models_family").agg(
                 rows=("residual", "size"), models=("model", "nunique"),
-                bias=("residual", "mean"), coverage_90=("inside_90", "mean"))}
+                bias=("residual", "mean"), coverage_90=("inside_90", "mean")),
+            "by_benchmark_group": by_benchmark_group(pred)}
+
+
+def by_benchmark_group(pred: pd.DataFrame) -> pd.DataFrame:
+    """Return coverage and bias by family seen/new, benchmark group and condition.
+
+    Benchmark group: GSM8K, or BBH for every BBH task. A last row per family group gives
+    the coverage of every benchmark but GSM8K.
+    """
+    d = pred.assign(residual=pred["score"] - pred["pred_median"],
+                    family_seen=pred["family_in_training"].map({True: "seen", False: "new"}),
+                    group=np.where(pred["benchmark"].str.startswith("BBH"), "BBH",
+                                   pred["benchmark"]))
+    stats = {"rows": ("residual", "size"), "bias": ("residual", "mean"),
+             "coverage_90": ("inside_90", "mean")}
+    by = d.groupby(["family_seen", "group", "condition"]).agg(**stats)
+    rest = d[d["benchmark"] != "GSM8K"].assign(group="all but GSM8K", condition="all")
+    return pd.concat([by, rest.groupby(["family_seen", "group", "condition"]).agg(**stats)])
+
+
+def gsm8k_slopes(table_path: str, cutoff_flop: float) -> pd.DataFrame:
+    """Return each training family's logit slope of GSM8K scores on log10 FLOP."""
+    t = pd.read_csv(table_path)
+    t = t[(t["benchmark"] == "GSM8K") & (t["train_flop"] <= cutoff_flop * (1 + 1e-9))]
+    rows = []
+    for (family, condition), g in t.groupby(["family", "condition"]):
+        if g["model"].nunique() < 2:
+            continue
+        p = g["score"].clip(0.01, 0.99)
+        rows.append({"family": family, "condition": condition, "models": g["model"].nunique(),
+                     "logit_slope_per_decade": np.polyfit(np.log10(g["train_flop"]),
+                                                          np.log(p / (1 - p)), 1)[0],
+                     "score_range": f"{g['score'].min():.3f}-{g['score'].max():.3f}"})
+    return pd.DataFrame(rows).set_index(["condition", "family"]).sort_index()
 
 
 def bias_by_family_seen(pred: pd.DataFrame) -> pd.DataFrame:
@@ -113,6 +152,8 @@ def main() -> None:
     parser.add_argument("--table", help="the full table the run split")
     args = parser.parse_args()
     tables = misses(pd.read_csv(args.predictions), args.cutoff_flop)
+    if args.table:
+        tables["gsm8k_logit_slopes_in_training"] = gsm8k_slopes(args.table, args.cutoff_flop)
     if args.fit and args.table:
         tables["model_effect_trend_in_training"] = model_effect_trend(
             args.fit, args.table, args.cutoff_flop)

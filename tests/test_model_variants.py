@@ -123,7 +123,13 @@ def test_a_generative_floor_lies_between_zero_and_its_cap_from_its_own_populatio
     # generative_floor_max = G: a benchmark with chance 0 (free-form answers, GSM8K) gets a
     # floor G * logistic(mu_g + sd_g * z) instead of 0; benchmarks with chance keep theirs.
     design = make_design(small_table(("GSM8K", "BoolQ", "ANLI R1")), ceg.load_registries())
-    base = ModelSpec.load("profiles")
+    # the default with a learned floor: the floor is all that differs, and it builds fast
+    profiles = ModelSpec.load("profiles")
+    base = dataclasses.replace(
+        ModelSpec.load("default"),
+        structure=dataclasses.replace(ModelSpec.load("default").structure, floor="learned"),
+        priors={**ModelSpec.load("default").priors,
+                **{k: profiles.priors[k] for k in ("floor_logit_mean", "floor_logit_sd")}})
     raw = base.to_dict()
     raw["structure"]["generative_floor_max"] = 0.2
     with pytest.raises(SpecError, match="generative_floor_logit_mean"):

@@ -124,11 +124,10 @@ def test_a_generative_floor_lies_between_zero_and_its_cap_from_its_own_populatio
     # floor G * logistic(mu_g + sd_g * z) instead of 0; benchmarks with chance keep theirs.
     design = make_design(small_table(("GSM8K", "BoolQ", "ANLI R1")), ceg.load_registries())
     # the default with a learned floor: the floor is all that differs, and it builds fast
-    profiles = ModelSpec.load("profiles")
+    default, profiles = ModelSpec.load("default"), ModelSpec.load("profiles")
     base = dataclasses.replace(
-        ModelSpec.load("default"),
-        structure=dataclasses.replace(ModelSpec.load("default").structure, floor="learned"),
-        priors={**ModelSpec.load("default").priors,
+        default, structure=dataclasses.replace(default.structure, floor="learned"),
+        priors={**default.priors,
                 **{k: profiles.priors[k] for k in ("floor_logit_mean", "floor_logit_sd")}})
     raw = base.to_dict()
     raw["structure"]["generative_floor_max"] = 0.2

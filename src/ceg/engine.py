@@ -707,16 +707,15 @@ def draw_new(params: RowParameters, posterior: xr.Dataset, design: Design,
                           ("residual", "ability_residual_sd")):
         if name in params.new:
             sd = _population_sd(posterior, sd_name, n)
-            standard = rng.standard_normal
+            nu = None  # a Student-t population where the spec names one
             if name == "family_scale" and "family_scale_sd" in posterior:
                 if structure is None:
                     raise CegError("a new family's scale slope is drawn from the population "
                                    "the spec names (normal or Student-t): pass the structure")
                 if structure.family_scale_population == "student_t":
                     nu = structure.family_scale_population_nu
-                    standard = lambda size, nu=nu: rng.standard_t(nu, size)  # noqa: E731
-            fill(name, per_key(params.new[name],
-                               lambda k, sd=sd, standard=standard: sd * standard(n)))
+            fill(name, per_key(params.new[name], lambda k, sd=sd, nu=nu: sd * (
+                rng.standard_normal(n) if nu is None else rng.standard_t(nu, n))))
     c = design.coords
     if "intercept" in params.new:
         mu = _stacked(posterior, "category_mean").to_numpy()

@@ -374,3 +374,32 @@ def test_a_student_t_population_of_family_scale_slopes_keeps_the_weighted_zero_s
                                  rel=1e-7)
     (lam,) = _at_point(model, [model["family_scale_slope"]], point)
     assert abs(lam @ family_compute_spread(design, None)) < 1e-10
+
+
+def test_centred_model_effects_are_the_same_model_in_other_coordinates(design):
+    """``"model_effect"`` in centred_effects samples eta itself, not eta / model_sd: at
+    matching effects the likelihood is the same, eta's prior is N(0, model_sd), and a
+    model whose compute is latent gets no effect in either form."""
+    spec = ModelSpec.load("profiles_family_scale_genfloor")
+    centred = dataclasses.replace(spec, structure=dataclasses.replace(
+        spec.structure, centred_effects=(*spec.structure.centred_effects, "model_effect")))
+    m_nc, m_c = build_model(spec, design), build_model(centred, design)
+    assert "model_effect_z" in m_nc.named_vars and "model_effect_z" not in m_c.named_vars
+    latent = design.latent_model_index
+    assert len(latent)  # the fake table has a model with estimated compute
+    free = np.setdiff1d(np.arange(len(design.coords["model"])), latent)
+    assert list(m_c.coords["effect_model"]) == [design.coords["model"][i] for i in free]
+
+    rng = np.random.default_rng(11)
+    p_nc = {k: v + rng.normal(0, 0.3, np.shape(v)) for k, v in m_nc.initial_point().items()}
+    (eta_nc, sd) = _at_point(m_nc, [m_nc["model_effect"], m_nc["model_sd"]], p_nc)
+    assert np.all(eta_nc[latent] == 0) and np.all(eta_nc[free] != 0)
+    p_c = {k: p_nc[k] for k in m_c.initial_point() if k in p_nc}
+    p_c["model_effect_centred"] = eta_nc[free]
+    (eta_c,) = _at_point(m_c, [m_c["model_effect"]], p_c)
+    np.testing.assert_allclose(eta_c, eta_nc, rtol=1e-12)
+    np.testing.assert_allclose(_loglik(m_c, p_c), _loglik(m_nc, p_nc), rtol=1e-10)
+    logp = m_c.compile_fn(m_c.logp(vars=[m_c["model_effect_centred"]], sum=True),
+                          inputs=m_c.value_vars, on_unused_input="ignore")(p_c)
+    expected = pm.logp(pm.Normal.dist(0.0, sd), eta_nc[free]).sum().eval()
+    np.testing.assert_allclose(logp, expected, rtol=1e-10)

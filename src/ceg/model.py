@@ -28,6 +28,8 @@ log10 FLOP. See ``docs/model.md``.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
@@ -178,9 +180,7 @@ def build_model(spec: ModelSpec, design: Design,
         if model_sd is not None:
             # Tried and not kept: centring eta within families and removing its trend with
             # compute (docs/model.md, "Structural variants").
-            eta = model_sd * pm.Normal("model_effect_z", 0.0, 1.0, dims="model")
-            if s.latent_compute and len(design.latent_model_index):
-                eta = pt.set_subtensor(eta[design.latent_model_index], 0.0)
+            eta = _model_effects(spec, design, model_sd)
         else:
             eta = pt.zeros(len(c["model"]))
         pm.Deterministic("model_effect", eta, dims="model")
@@ -395,6 +395,31 @@ def _family_effects_with_data_free(model: pm.Model, design: Design, data_free: n
     fam = pt.zeros(len(families))
     fam = pt.set_subtensor(fam[seen], with_data)
     return pt.set_subtensor(fam[data_free], without)
+
+
+def _model_effects(spec: ModelSpec, design: Design, model_sd: Any) -> pt.TensorVariable:
+    r"""Return each model's effect :math:`\eta_m \sim N(0, \sigma_\eta)`, 0 where compute is latent.
+
+    A model whose compute is an estimate has its effect merged into its latent
+    compute (the two are not separable), so only the other models get one.
+    Non-centred (:math:`\eta = \sigma_\eta z`) by default; centred when
+    ``"model_effect"`` is in ``structure.centred_effects``: a model measured on
+    dozens of benchmarks has its effect pinned down by its rows, where the
+    non-centred form ties every :math:`z` to :math:`\sigma_\eta`.
+    """
+    s = spec.structure
+    n_model = len(design.coords["model"])
+    latent = (design.latent_model_index if s.latent_compute
+              else np.zeros(0, dtype=np.int64))
+    if "model_effect" not in s.centred_effects:
+        eta = model_sd * pm.Normal("model_effect_z", 0.0, 1.0, dims="model")
+        return pt.set_subtensor(eta[latent], 0.0) if len(latent) else eta
+    free = np.setdiff1d(np.arange(n_model), latent)
+    model = pm.modelcontext(None)
+    if "effect_model" not in model.coords:
+        model.add_coord("effect_model", [design.coords["model"][i] for i in free])
+    eta_free = pm.Normal("model_effect_centred", 0.0, model_sd, dims="effect_model")
+    return pt.set_subtensor(pt.zeros(n_model)[free], eta_free)
 
 
 def _floor(spec: ModelSpec, design: Design) -> pt.TensorVariable:

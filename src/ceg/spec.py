@@ -48,7 +48,8 @@ SamplerName = Literal["nutpie", "pymc"]
 MassMatrix = Literal["diagonal", "low_rank"]
 #: Hierarchical effects whose parameterisation a spec may switch to centred.
 EffectName = Literal["logit_at_ref", "log_slope", "log_concentration", "family_effect",
-                     "protocol_offset", "category_mean", "shift_deviation", "shift_scale_slope"]
+                     "protocol_offset", "category_mean", "shift_deviation", "shift_scale_slope",
+                     "model_effect"]
 
 #: Every prior the default builder reads, and whether it must be positive.
 PRIOR_NAMES: dict[str, bool] = {

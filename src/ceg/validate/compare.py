@@ -34,9 +34,11 @@ class Comparison:
     table
         ``arviz.compare``'s table (rank, elpd_loo, p_loo, elpd_diff, weight,
         se, dse, warning), indexed by variant name, with ``n_rows``,
-        ``n_pareto_k_bad`` (rows with k > 0.7), ``max_pareto_k`` and
-        ``row_loo_is_new_model_prediction`` (False where a per-(model,
-        benchmark) residual makes row-level LOO condition on the row's siblings).
+        ``n_pareto_k_bad`` (rows with k > 0.7), ``max_pareto_k``,
+        ``row_loo_comparable`` (False where a per-(model, benchmark) residual
+        makes row-level LOO condition on the row's siblings), and the fit's
+        convergence: ``max_rhat``, ``min_ess_bulk``, ``converged`` (by its spec's
+        gate; an unconverged fit's elpd is not to be trusted).
     notes
         Plain sentences a reader needs to read the table.
     """
@@ -51,7 +53,13 @@ class Comparison:
         lines = ["# PSIS-LOO comparison of model variants", ""]
         if command:
             lines += ["Made with:", "", "```bash", command, "```", ""]
-        lines += [_md(self.table), ""] + [f"- {n}" for n in self.notes] + [""]
+        table = self.table.copy()
+        for col in ("elpd_loo", "p_loo", "elpd_diff", "se", "dse"):
+            table[col] = table[col].map(lambda v: f"{v:.1f}")
+        for col in ("weight", "max_pareto_k", "max_rhat"):
+            table[col] = table[col].map(lambda v: f"{v:.3f}")
+        table["min_ess_bulk"] = table["min_ess_bulk"].map(lambda v: f"{v:.0f}")
+        lines += [_md(table), ""] + [f"- {n}" for n in self.notes] + [""]
         return "\n".join(lines)
 
 
@@ -106,17 +114,22 @@ def compare_fits(fits: Sequence, names: Sequence[str] | None = None,
             loo = az.loo(f.idata, pointwise=True, var_name="n_correct")
         loos[lab] = loo
         k = np.asarray(loo.pareto_k)
+        diag = f.diagnostics()
         rows[lab] = {"n_rows": n_rows[lab], "n_pareto_k_bad": int((k > PARETO_K_BAD).sum()),
                      "max_pareto_k": float(np.nanmax(k)),
-                     "row_loo_is_new_model_prediction":
-                         not f.spec.structure.ability_residual}
+                     "row_loo_comparable": not f.spec.structure.ability_residual,
+                     "max_rhat": float(diag.max_rhat), "min_ess_bulk": float(diag.min_ess_bulk),
+                     "converged": bool(diag.converged)}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         table = az.compare(loos, method=method)
     table = table.join(pd.DataFrame.from_dict(rows, orient="index"))
     notes = [f"Pareto k > {PARETO_K_BAD}: the row's PSIS-LOO estimate is unreliable; "
              "a variant with many such rows needs K-fold (`ceg validate kfold`) to be judged."]
-    if not all(r["row_loo_is_new_model_prediction"] for r in rows.values()):
+    if not all(r["converged"] for r in rows.values()):
+        notes.append("A fit that did not converge (converged = False) has an elpd that may "
+                     "move with more draws: rerun it longer before reading its rank.")
+    if not all(r["row_loo_comparable"] for r in rows.values()):
         notes.append("Variants with a (model, benchmark) residual: a left-out row's residual "
                      "is informed by the same model's other conditions on the benchmark, so "
                      "their row-level LOO is not comparable to predicting a new model; judge "

@@ -403,39 +403,3 @@ def test_centred_model_effects_are_the_same_model_in_other_coordinates(design):
                           inputs=m_c.value_vars, on_unused_input="ignore")(p_c)
     expected = pm.logp(pm.Normal.dist(0.0, sd), eta_nc[free]).sum().eval()
     np.testing.assert_allclose(logp, expected, rtol=1e-10)
-
-
-def test_anchoring_the_model_effects_is_the_same_model_in_other_coordinates(design):
-    """``anchor_model_effects`` adds the rows' mean model effect to the logits' anchor: the
-    same model, so at mapped points the reported curves and the log density are equal."""
-    from ceg.model import benchmark_model_share
-
-    spec = ModelSpec.load("profiles_family_scale_genfloor")
-    anchored = dataclasses.replace(spec, structure=dataclasses.replace(
-        spec.structure, anchor_model_effects=True))
-    m0, m1 = build_model(spec, design), build_model(anchored, design)
-    share = benchmark_model_share(design)
-    np.testing.assert_allclose(share.sum(axis=1), 1.0)
-    logp0, logp1 = m0.compile_logp(), m1.compile_logp()
-    rng = np.random.default_rng(3)
-    moved = []
-    for _ in range(3):
-        p0 = {k: v + rng.normal(0, 0.3, np.shape(v)) for k, v in m0.initial_point().items()}
-        eta, slope, ell0 = _at_point(m0, [m0["model_effect"], m0["slope"],
-                                          m0["logit_at_ref"]], p0)
-        assert np.abs(share @ eta).max() > 1e-3  # the anchor really moves
-        p1 = dict(p0)
-        p1["logit_at_ref_anchored"] = p0["logit_at_ref_anchored"] + slope * (share @ eta)
-        (ell1,) = _at_point(m1, [m1["logit_at_ref"]], p1)
-        np.testing.assert_allclose(ell1, ell0, rtol=1e-10, atol=1e-10)
-        np.testing.assert_allclose(logp1(p1), logp0(p0), rtol=1e-12)
-        moved.append(float(logp1(p0) - logp0(p0)))
-    assert max(abs(g) for g in moved) > 1e-3  # unmapped, the coordinates differ
-
-
-def test_anchoring_the_model_effects_needs_them_and_the_family_anchor():
-    data = ModelSpec.load("profiles_family_scale_genfloor").to_dict()
-    data["structure"]["anchor_model_effects"] = True
-    data["structure"]["anchor_family_effects"] = False
-    with pytest.raises(SpecError, match="anchor_model_effects needs"):
-        ModelSpec.from_dict(data, "x.toml")

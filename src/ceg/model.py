@@ -200,9 +200,7 @@ def build_model(spec: ModelSpec, design: Design,
             student_t_nu=(s.slope_population_nu if s.slope_population == "student_t"
                           else None)), s.slope_max, pt), dims="benchmark")
         if s.anchor_family_effects and "logit_at_ref" in s.centred_effects:
-            logit_ref = _anchored_logit_at_ref(
-                spec, design, fam, slope, training_rows,
-                model_effect=eta if s.anchor_model_effects else None)
+            logit_ref = _anchored_logit_at_ref(spec, design, fam, slope, training_rows)
         else:
             logit_ref = _pooled(spec, "logit_at_ref", "logit_ref_mean", "logit_ref_sd",
                                 "benchmark", n_bench)
@@ -536,32 +534,9 @@ def benchmark_family_share(design: Design, rows: np.ndarray | None = None) -> np
     return np.divide(share, total, out=np.zeros_like(share), where=total > 0)
 
 
-def benchmark_model_share(design: Design, rows: np.ndarray | None = None) -> np.ndarray:
-    """Return each model's share of each benchmark's observations.
-
-    Parameters
-    ----------
-    design
-        Coordinates and index arrays of the evaluation table.
-    rows
-        Positions of the observations to count; ``None``: all.
-
-    Returns
-    -------
-    numpy.ndarray
-        Shape ``(benchmark, model)``; every row with an observation sums to 1.
-    """
-    rows = np.arange(design.n_obs) if rows is None else np.asarray(rows)
-    share = np.zeros((len(design.coords["benchmark"]), len(design.coords["model"])))
-    np.add.at(share, (design.obs_benchmark[rows], design.obs_model[rows]), 1.0)
-    total = share.sum(axis=1, keepdims=True)
-    return np.divide(share, total, out=np.zeros_like(share), where=total > 0)
-
-
 def _anchored_logit_at_ref(spec: ModelSpec, design: Design, family_effect: pt.TensorVariable,
                            slope: pt.TensorVariable,
-                           rows: np.ndarray | None = None,
-                           model_effect: pt.TensorVariable | None = None) -> pt.TensorVariable:
+                           rows: np.ndarray | None = None) -> pt.TensorVariable:
     r"""Return the benchmarks' logits at x_ref, sampled as their own families see them.
 
     A benchmark measured by one family pins down only
@@ -577,19 +552,9 @@ def _anchored_logit_at_ref(spec: ModelSpec, design: Design, family_effect: pt.Te
     in change. A masked fit (``rows``, its training rows) anchors on the
     families of its training rows: a family with held-out rows only then does
     not enter the sampler's coordinates of any benchmark.
-
-    With ``model_effect`` (``structure.anchor_model_effects``) the anchor is the
-    benchmark's rows' mean of :math:`\delta_f + \eta_m`: a family's model
-    effects share a common part that trades against its family effect and so,
-    in the coordinates above, against the logits of every benchmark the family
-    measures (bundled fit of the candidate: GPT-3's eight model effects
-    correlated 0.93–0.96 pairwise, the Arithmetic logits 0.94). Still a shift
-    given the other parameters (Jacobian 1): the same model.
     """
     share = benchmark_family_share(design, rows)
     on_bench = slope * pt.dot(share, family_effect)
-    if model_effect is not None:
-        on_bench = on_bench + slope * pt.dot(benchmark_model_share(design, rows), model_effect)
     mean, sd = _prior(spec, "logit_ref_mean"), _prior(spec, "logit_ref_sd")
     anchored = pm.Normal("logit_at_ref_anchored", mean + on_bench, sd, dims="benchmark")
     return anchored - on_bench

@@ -35,7 +35,6 @@ ADDED_SWITCHES: tuple[tuple[str, str, Any], ...] = (
     ("structure", "family_scale_population", "normal"),
     ("structure", "family_scale_population_nu", 3.0),
     ("structure", "generative_floor_max", None),
-    ("structure", "anchor_model_effects", False),
 )
 Floor = Literal["chance", "zero", "learned"]
 #: The curve's shape: ``logistic`` is symmetric; ``loglog`` (Gumbel, exp(-exp(-z))) leaves
@@ -116,7 +115,6 @@ class Structure:
     centred_effects: tuple[str, ...] = ()
     anchor_family_effects: bool = False
     anchor_enhancement_shifts: bool = False
-    anchor_model_effects: bool = False
     model_effects: bool = False
     family_scale_slopes: bool = False
     family_scale_population: SlopePopulation = "normal"
@@ -297,12 +295,6 @@ class ModelSpec:
             if structure.floor != "learned":
                 raise SpecError(f"{source}: structure.generative_floor_max needs "
                                 "structure.floor = \"learned\" (it bounds a learned floor)")
-        if structure.anchor_model_effects and not (structure.model_effects
-                                                   and structure.anchor_family_effects):
-            raise SpecError(f"{source}: structure.anchor_model_effects needs "
-                            "structure.model_effects = true and "
-                            "structure.anchor_family_effects = true (it adds the model effects "
-                            "to the family effects the benchmark logits are anchored on)")
         if structure.slope_max is not None and not structure.slope_max > 0:
             raise SpecError(f"{source}: structure.slope_max must be > 0 logits per decade "
                             "(or left out for no cap)")

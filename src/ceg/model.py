@@ -402,13 +402,6 @@ def _model_effects(spec: ModelSpec, design: Design, model_sd: Any) -> pt.TensorV
 
     A model whose compute is an estimate has its effect merged into its latent
     compute (the two are not separable), so only the other models get one.
-    With ``structure.model_effects_within_family = "detrended"``,
-    :math:`\eta = \sigma_\eta Q z`, where :math:`Q` projects each family's models
-    (compute known) off the constant and their log compute: the family's mean
-    is its family effect and its linear trend in compute its scale slope, so the
-    model effects keep only what neither carries (curvature, one model's quirk),
-    and a family of one or two such models has none.
-
     Non-centred (:math:`\eta = \sigma_\eta z`) by default; centred when
     ``"model_effect"`` is in ``structure.centred_effects``: a model measured on
     dozens of benchmarks has its effect pinned down by its rows, where the
@@ -418,9 +411,6 @@ def _model_effects(spec: ModelSpec, design: Design, model_sd: Any) -> pt.TensorV
     n_model = len(design.coords["model"])
     latent = (design.latent_model_index if s.latent_compute
               else np.zeros(0, dtype=np.int64))
-    if s.model_effects_within_family == "detrended":
-        z = pm.Normal("model_effect_z", 0.0, 1.0, dims="model")
-        return model_sd * pt.dot(pt.as_tensor_variable(detrend_within_families(design, latent)), z)
     if "model_effect" not in s.centred_effects:
         eta = model_sd * pm.Normal("model_effect_z", 0.0, 1.0, dims="model")
         return pt.set_subtensor(eta[latent], 0.0) if len(latent) else eta
@@ -430,38 +420,6 @@ def _model_effects(spec: ModelSpec, design: Design, model_sd: Any) -> pt.TensorV
         model.add_coord("effect_model", [design.coords["model"][i] for i in free])
     eta_free = pm.Normal("model_effect_centred", 0.0, model_sd, dims="effect_model")
     return pt.set_subtensor(pt.zeros(n_model)[free], eta_free)
-
-
-def detrend_within_families(design: Design, latent: np.ndarray) -> np.ndarray:
-    r"""Return the projection that removes each family's mean and log-compute trend.
-
-    Parameters
-    ----------
-    design
-        Coordinates and index arrays of the evaluation table.
-    latent
-        Positions of the models whose compute is latent (they get no model effect).
-
-    Returns
-    -------
-    numpy.ndarray
-        Shape ``(model, model)``, block diagonal by family: for a family's models
-        with known compute, :math:`I - X (X^T X)^{-1} X^T` with
-        :math:`X = [1, \log_{10} C]`; zero for a family with fewer than three
-        such models and for latent models.
-    """
-    n_model = len(design.coords["model"])
-    q = np.zeros((n_model, n_model))
-    known = np.setdiff1d(np.arange(n_model), latent)
-    for f in np.unique(design.model_family[known]):
-        idx = known[design.model_family[known] == f]
-        if len(idx) < 3:
-            continue
-        x = design.model_log10_flop[idx]
-        basis = np.column_stack([np.ones(len(idx)), x - x.mean()])
-        hat = basis @ np.linalg.pinv(basis)
-        q[np.ix_(idx, idx)] = np.eye(len(idx)) - hat
-    return q
 
 
 def _floor(spec: ModelSpec, design: Design) -> pt.TensorVariable:

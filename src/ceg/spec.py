@@ -35,7 +35,6 @@ ADDED_SWITCHES: tuple[tuple[str, str, Any], ...] = (
     ("structure", "family_scale_population", "normal"),
     ("structure", "family_scale_population_nu", 3.0),
     ("structure", "generative_floor_max", None),
-    ("structure", "model_effects_within_family", "free"),
 )
 Floor = Literal["chance", "zero", "learned"]
 #: The curve's shape: ``logistic`` is symmetric; ``loglog`` (Gumbel, exp(-exp(-z))) leaves
@@ -43,10 +42,6 @@ Floor = Literal["chance", "zero", "learned"]
 Link = Literal["logistic", "loglog"]
 SlopePopulation = Literal["normal", "student_t"]
 ScaleCompute = Literal["raw", "effective"]
-#: ``free``: each model effect is N(0, model_sd). ``detrended``: within each family the model
-#: effects have no mean and no linear trend in compute (the family effect and the family's
-#: scale slope carry those), so they cannot trade against them.
-ModelEffectsWithin = Literal["free", "detrended"]
 Likelihood = Literal["beta_binomial", "binomial"]
 Concentration = Literal["per_benchmark", "global"]
 SamplerName = Literal["nutpie", "pymc"]
@@ -121,7 +116,6 @@ class Structure:
     anchor_family_effects: bool = False
     anchor_enhancement_shifts: bool = False
     model_effects: bool = False
-    model_effects_within_family: ModelEffectsWithin = "free"
     family_scale_slopes: bool = False
     family_scale_population: SlopePopulation = "normal"
     family_scale_population_nu: float = 3.0
@@ -301,13 +295,6 @@ class ModelSpec:
             if structure.floor != "learned":
                 raise SpecError(f"{source}: structure.generative_floor_max needs "
                                 "structure.floor = \"learned\" (it bounds a learned floor)")
-        if structure.model_effects_within_family == "detrended" and not (
-                structure.model_effects and structure.family_effects
-                and structure.family_scale_slopes):
-            raise SpecError(f"{source}: structure.model_effects_within_family = \"detrended\" "
-                            "needs structure.model_effects, structure.family_effects and "
-                            "structure.family_scale_slopes = true (the mean and the trend it "
-                            "removes from the model effects are theirs)")
         if structure.slope_max is not None and not structure.slope_max > 0:
             raise SpecError(f"{source}: structure.slope_max must be > 0 logits per decade "
                             "(or left out for no cap)")

@@ -28,8 +28,6 @@ log10 FLOP. See ``docs/model.md``.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
@@ -397,7 +395,8 @@ def _family_effects_with_data_free(model: pm.Model, design: Design, data_free: n
     return pt.set_subtensor(fam[data_free], without)
 
 
-def _model_effects(spec: ModelSpec, design: Design, model_sd: Any) -> pt.TensorVariable:
+def _model_effects(spec: ModelSpec, design: Design, model_sd: pt.TensorVariable
+                   ) -> pt.TensorVariable:
     r"""Return each model's effect :math:`\eta_m \sim N(0, \sigma_\eta)`, 0 where compute is latent.
 
     A model whose compute is an estimate has its effect merged into its latent

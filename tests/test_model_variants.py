@@ -98,6 +98,62 @@ def test_profiles_and_residuals_are_centred_within_their_family_and_model(design
     assert np.std(phi) > 0.1 and np.std(r) > 0.1  # centred, not zero
 
 
+def _nested(name="profiles"):
+    spec = ModelSpec.load(name)
+    return dataclasses.replace(spec, structure=dataclasses.replace(
+        spec.structure, offset_centring="nested"))
+
+
+def test_nested_centring_puts_a_residuals_common_part_in_its_family_benchmark_profile():
+    from ceg.model import sole_family_pairs
+    # BoolQ is measured on one family (GPT-3) in the bundled data, the others on several
+    design = make_design(small_table(("GSM8K", "MAWPS-MultiArith", "SVAMP", "BoolQ")),
+                         ceg.load_registries())
+    model = build_model(_nested(), design)
+    point = model.initial_point()
+    rng = np.random.default_rng(6)
+    for k in point:
+        point[k] = point[k] + rng.normal(0, 1, np.shape(point[k]))
+    phi, r = _at_point(model, [model["family_benchmark_effect"], model["ability_residual"]],
+                       point)
+    t = design.table
+    unit_pair = pd.Series(design.obs_family_benchmark).groupby(design.obs_model_benchmark).first()
+    assert np.abs(pd.Series(r).groupby(unit_pair.to_numpy()).mean()).max() < 1e-10
+    # a one-model family has no residual at all: its profile is all there is
+    models_in_pair = pd.Series(t["model"].to_numpy()).groupby(design.obs_family_benchmark).nunique()
+    single = unit_pair.isin(models_in_pair.index[models_in_pair == 1]).to_numpy()
+    assert single.any() and (~single).any()
+    assert np.allclose(r[single], 0.0) and np.std(r[~single]) > 0.1
+    # a benchmark's only family has no profile there (the benchmark's curve is that);
+    # the other pairs are centred within their family
+    sole = sole_family_pairs(design, np.arange(design.n_obs))
+    assert sole.any() and (~sole).any()
+    assert np.allclose(phi[sole], 0.0) and np.std(phi[~sole]) > 0.1
+    fam = np.array([lab.rsplit("|", 1)[0] for lab in design.coords["family_benchmark"]])
+    assert np.abs(pd.Series(phi[~sole]).groupby(fam[~sole]).mean()).max() < 1e-10
+
+
+def test_nested_centring_leaves_units_without_a_training_row_uncentred(design):
+    # A held-out model's residuals are prior draws sigma * z, as a new model's would be,
+    # and do not enter the centring of the training models' residuals.
+    t = design.table
+    held_model = t["model"].value_counts().index[0]
+    held_out = (t["model"] == held_model).to_numpy()
+    model = build_model(_nested(), design, held_out)
+    point = model.initial_point()
+    rng = np.random.default_rng(7)
+    for k in point:
+        point[k] = point[k] + rng.normal(0, 1, np.shape(point[k]))
+    r, sd = _at_point(model, [model["ability_residual"], model["ability_residual_sd"]], point)
+    z = point["ability_residual_z"]
+    unseen = np.zeros(len(z), dtype=bool)
+    unseen[design.obs_model_benchmark[held_out]] = True
+    np.testing.assert_allclose(r[unseen], sd * z[unseen], rtol=1e-12)
+    seen_units = design.obs_model_benchmark[~held_out]
+    pair = pd.Series(design.obs_family_benchmark[~held_out]).groupby(seen_units).first()
+    assert np.abs(pd.Series(r[pair.index]).groupby(pair.to_numpy()).mean()).max() < 1e-10
+
+
 def test_the_residual_is_shared_by_every_condition_of_a_model_on_a_benchmark(design):
     t = design.table
     key = t["family"] + "|" + t["model"] + "|" + t["benchmark"]

@@ -285,7 +285,7 @@ def build_model(spec: ModelSpec, design: Design,
                                          shift_total)
         b = design.obs_benchmark
         floor = pm.Deterministic("floor", _floor(spec, design), dims="benchmark")
-        logit_offset = _ability_offsets(spec, design)
+        logit_offset = _ability_offsets(spec, design, training_rows)
         p = engine.probability(s, theta, midpoint_c[b], slope[b], floor[b], logit_offset,
                                lib=pt)
         n_items = pm.Data("n_items", design.n_items, dims="observation")
@@ -458,7 +458,8 @@ def _floor(spec: ModelSpec, design: Design) -> pt.TensorVariable:
     return out
 
 
-def _ability_offsets(spec: ModelSpec, design: Design) -> pt.TensorVariable | float:
+def _ability_offsets(spec: ModelSpec, design: Design,
+                     rows: np.ndarray | None = None) -> pt.TensorVariable | float:
     r"""Return each observation's offset on the logit (ability) scale.
 
     - ``family_benchmark_effects``: :math:`\phi_{f,b}`, a family's strength on a
@@ -469,29 +470,72 @@ def _ability_offsets(spec: ModelSpec, design: Design) -> pt.TensorVariable | flo
       rows of one model are a paired contrast.
 
     Each is :math:`\sigma (z - \bar z_g)`, :math:`z \sim N(0, 1)`, centred within
-    its group (a family's benchmarks, a model's benchmarks): the common part of a
-    family's profile is its family effect, the common part of a model's residuals
-    its model effect, so neither trades off against them along a ridge the prior
-    alone would have to close (measured: the uncentred form on the ObsScaling split
-    left R-hat 1.28 on the CEGs of a one-model family, Phi, whose family effect its
-    24 profile terms could absorb). A new family or model draws its terms from the
-    same population. Reported as ``family_benchmark_effect`` and ``ability_residual``.
+    a group, so that it does not trade off along a ridge the prior alone would have
+    to close. ``structure.offset_centring`` chooses the groups:
+
+    - ``"model"``: the profile within its family (its common part is the family
+      effect), the residual within its model (its common part is the model effect).
+      Measured: the uncentred form on the ObsScaling split left R-hat 1.28 on the
+      CEGs of a one-model family, Phi, whose family effect its 24 profile terms
+      could absorb.
+    - ``"nested"``: the residual within its (family, benchmark), over the units with
+      a training row (its common part there is the profile, so a one-model family has
+      none); the profile as above, but none for a benchmark's only training family
+      (there it is the benchmark's own curve). Units without a training row keep an
+      uncentred draw :math:`\sigma z`, as a new unit would.
+
+    A new family or model draws its terms from the same population. Reported as
+    ``family_benchmark_effect`` and ``ability_residual``.
     """
     s = spec.structure
+    rows = np.arange(design.n_obs) if rows is None else np.asarray(rows)
+    nested = s.offset_centring == "nested"
     terms = []
     if s.family_benchmark_effects:
         sd = _prior(spec, "family_benchmark_sd")
         z = pm.Normal("family_benchmark_effect_z", 0.0, 1.0, dims="family_benchmark")
-        phi = pm.Deterministic("family_benchmark_effect", sd * _centred_within(
-            z, _pair_groups(design.coords["family_benchmark"])), dims="family_benchmark")
+        group = _pair_groups(design.coords["family_benchmark"])
+        kept = ~sole_family_pairs(design, rows) if nested else None
+        phi = pm.Deterministic("family_benchmark_effect", sd * _centred_within(z, group, kept),
+                               dims="family_benchmark")
         terms.append(phi[design.obs_family_benchmark])
     if s.ability_residual:
         sd = _prior(spec, "ability_residual_sd")
         z = pm.Normal("ability_residual_z", 0.0, 1.0, dims="model_benchmark")
-        r = pm.Deterministic("ability_residual", sd * _centred_within(
-            z, _pair_groups(design.coords["model_benchmark"])), dims="model_benchmark")
+        if nested:
+            group, seen = _residual_family_benchmark(design, rows)
+            centred = _centred_within(z, group, seen, keep_unseen=True)
+        else:
+            centred = _centred_within(z, _pair_groups(design.coords["model_benchmark"]))
+        r = pm.Deterministic("ability_residual", sd * centred, dims="model_benchmark")
         terms.append(r[design.obs_model_benchmark])
     return engine.ability_offset(*terms)
+
+
+def sole_family_pairs(design: Design, rows: np.ndarray) -> np.ndarray:
+    """Return, per (family, benchmark) pair, whether its family is its benchmark's only one.
+
+    Counted over the observations at ``rows`` (a masked fit's training rows): a pair
+    is flagged when it has a row there and no other family has a row on its benchmark.
+    """
+    n_pair = len(design.coords["family_benchmark"])
+    pair_bench = np.zeros(n_pair, dtype=np.int64)
+    pair_bench[design.obs_family_benchmark] = design.obs_benchmark
+    has_row = np.zeros(n_pair, dtype=bool)
+    has_row[design.obs_family_benchmark[rows]] = True
+    families_on = np.bincount(pair_bench[has_row], minlength=len(design.coords["benchmark"]))
+    return has_row & (families_on[pair_bench] == 1)
+
+
+def _residual_family_benchmark(design: Design, rows: np.ndarray
+                               ) -> tuple[np.ndarray, np.ndarray]:
+    """Return each (model, benchmark) unit's (family, benchmark) pair and whether it has a row."""
+    n_unit = len(design.coords["model_benchmark"])
+    group = np.zeros(n_unit, dtype=np.int64)
+    group[design.obs_model_benchmark] = design.obs_family_benchmark
+    seen = np.zeros(n_unit, dtype=bool)
+    seen[design.obs_model_benchmark[rows]] = True
+    return group, seen
 
 
 def _pair_groups(labels: list[str]) -> np.ndarray:
@@ -501,11 +545,23 @@ def _pair_groups(labels: list[str]) -> np.ndarray:
     return np.array([order[g] for g in groups], dtype=np.int64)
 
 
-def _centred_within(z: pt.TensorVariable, group: np.ndarray) -> pt.TensorVariable:
-    """Return ``z`` minus the mean of ``z`` within each group."""
-    n = np.bincount(group).astype(float)
-    mean = pt.zeros(len(n))[group].inc(z) / n
-    return z - mean[group]
+def _centred_within(z: pt.TensorVariable, group: np.ndarray, kept: np.ndarray | None = None,
+                    *, keep_unseen: bool = False) -> pt.TensorVariable:
+    """Return ``z`` minus the mean of ``z`` within each group.
+
+    With ``kept``, the mean is over the kept entries only; the others are 0, or with
+    ``keep_unseen`` left as ``z`` (uncentred).
+    """
+    if kept is None:
+        kept = np.ones(len(group), dtype=bool)
+    kept = np.asarray(kept, dtype=bool)
+    n = np.bincount(group[kept], minlength=int(group.max()) + 1).astype(float)
+    total = pt.zeros(len(n))[group[kept]].inc(z[np.flatnonzero(kept)])
+    mean = total / np.maximum(n, 1.0)
+    centred = z - mean[group]
+    if kept.all():
+        return centred
+    return pt.where(kept, centred, z if keep_unseen else 0.0)
 
 
 def benchmark_family_share(design: Design, rows: np.ndarray | None = None) -> np.ndarray:

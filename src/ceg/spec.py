@@ -35,6 +35,7 @@ ADDED_SWITCHES: tuple[tuple[str, str, Any], ...] = (
     ("structure", "family_scale_population", "normal"),
     ("structure", "family_scale_population_nu", 3.0),
     ("structure", "generative_floor_max", None),
+    ("structure", "offset_centring", "model"),
 )
 Floor = Literal["chance", "zero", "learned"]
 #: The curve's shape: ``logistic`` is symmetric; ``loglog`` (Gumbel, exp(-exp(-z))) leaves
@@ -46,6 +47,10 @@ Likelihood = Literal["beta_binomial", "binomial"]
 Concentration = Literal["per_benchmark", "global"]
 SamplerName = Literal["nutpie", "pymc"]
 MassMatrix = Literal["diagonal", "low_rank"]
+#: How the logit offsets are made identifiable: ``model`` centres the profile within each
+#: family and the residual within each model; ``nested`` centres the residual within each
+#: (family, benchmark) and leaves out the profile of a benchmark's only family.
+OffsetCentring = Literal["model", "nested"]
 #: Hierarchical effects whose parameterisation a spec may switch to centred.
 EffectName = Literal["logit_at_ref", "log_slope", "log_concentration", "family_effect",
                      "protocol_offset", "category_mean", "shift_deviation", "shift_scale_slope",
@@ -126,6 +131,7 @@ class Structure:
     slope_max: float | None = None
     generative_floor_max: float | None = None
     scale_compute: ScaleCompute = "raw"
+    offset_centring: OffsetCentring = "model"
 
     def uses(self, prior_switch: str) -> bool:
         """Return whether the switch a variant prior belongs to is on (see VARIANT_PRIORS)."""

@@ -33,6 +33,12 @@ def _at_point(model, outputs, point):
     return model.compile_fn(outs, inputs=model.value_vars, on_unused_input="ignore")(point)
 
 
+def _jittered_point(model, seed):
+    """Return the model's initial point with N(0, 1) noise on every value variable."""
+    rng = np.random.default_rng(seed)
+    return {k: v + rng.normal(0, 1, np.shape(v)) for k, v in model.initial_point().items()}
+
+
 def _loglik(model, point):
     fn = model.compile_fn(model.logp(vars=model.observed_RVs, sum=False)[0],
                           inputs=model.value_vars, on_unused_input="ignore")
@@ -85,10 +91,7 @@ def test_with_its_new_effects_at_zero_the_variant_is_the_default_model(design):
 
 def test_profiles_and_residuals_are_centred_within_their_family_and_model(design):
     model = build_model(ModelSpec.load("profiles"), design)
-    point = model.initial_point()
-    rng = np.random.default_rng(5)
-    for k in point:
-        point[k] = point[k] + rng.normal(0, 1, np.shape(point[k]))
+    point = _jittered_point(model, 5)
     phi, r = _at_point(model, [model["family_benchmark_effect"], model["ability_residual"]],
                        point)
     fam = [lab.rsplit("|", 1)[0] for lab in design.coords["family_benchmark"]]
@@ -110,10 +113,7 @@ def test_nested_centring_puts_a_residuals_common_part_in_its_family_benchmark_pr
     design = make_design(small_table(("GSM8K", "MAWPS-MultiArith", "SVAMP", "BoolQ")),
                          ceg.load_registries())
     model = build_model(_nested(), design)
-    point = model.initial_point()
-    rng = np.random.default_rng(6)
-    for k in point:
-        point[k] = point[k] + rng.normal(0, 1, np.shape(point[k]))
+    point = _jittered_point(model, 6)
     phi, r = _at_point(model, [model["family_benchmark_effect"], model["ability_residual"]],
                        point)
     t = design.table
@@ -140,10 +140,7 @@ def test_nested_centring_leaves_units_without_a_training_row_uncentred(design):
     held_model = t["model"].value_counts().index[0]
     held_out = (t["model"] == held_model).to_numpy()
     model = build_model(_nested(), design, held_out)
-    point = model.initial_point()
-    rng = np.random.default_rng(7)
-    for k in point:
-        point[k] = point[k] + rng.normal(0, 1, np.shape(point[k]))
+    point = _jittered_point(model, 7)
     r, sd = _at_point(model, [model["ability_residual"], model["ability_residual_sd"]], point)
     z = point["ability_residual_z"]
     unseen = np.zeros(len(z), dtype=bool)

@@ -13,7 +13,7 @@ import pytest
 import ceg
 from ceg.design import make_design, source_id
 from ceg.errors import SpecError
-from ceg.model import build_model
+from ceg.model import build_model, sole_family_pairs
 from ceg.spec import ModelSpec, required_priors
 from fakes import small_table
 
@@ -101,14 +101,13 @@ def test_profiles_and_residuals_are_centred_within_their_family_and_model(design
     assert np.std(phi) > 0.1 and np.std(r) > 0.1  # centred, not zero
 
 
-def _nested(name="profiles"):
-    spec = ModelSpec.load(name)
+def _nested():
+    spec = ModelSpec.load("profiles")
     return dataclasses.replace(spec, structure=dataclasses.replace(
         spec.structure, offset_centring="nested"))
 
 
 def test_nested_centring_puts_a_residuals_common_part_in_its_family_benchmark_profile():
-    from ceg.model import sole_family_pairs
     # BoolQ is measured on one family (GPT-3) in the bundled data, the others on several
     design = make_design(small_table(("GSM8K", "MAWPS-MultiArith", "SVAMP", "BoolQ")),
                          ceg.load_registries())

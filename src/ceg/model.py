@@ -516,15 +516,15 @@ def sole_family_pairs(design: Design, rows: np.ndarray) -> np.ndarray:
     """Return, per (family, benchmark) pair, whether its family is its benchmark's only one.
 
     Counted over the observations at ``rows`` (a masked fit's training rows): a pair
-    is flagged when it has a row there and no other family has a row on its benchmark.
+    is flagged when its family holds all of its benchmark's rows there
+    (:func:`benchmark_family_share` is 1).
     """
     n_pair = len(design.coords["family_benchmark"])
     pair_bench = np.zeros(n_pair, dtype=np.int64)
+    pair_family = np.zeros(n_pair, dtype=np.int64)
     pair_bench[design.obs_family_benchmark] = design.obs_benchmark
-    has_row = np.zeros(n_pair, dtype=bool)
-    has_row[design.obs_family_benchmark[rows]] = True
-    families_on = np.bincount(pair_bench[has_row], minlength=len(design.coords["benchmark"]))
-    return has_row & (families_on[pair_bench] == 1)
+    pair_family[design.obs_family_benchmark] = design.model_family[design.obs_model]
+    return benchmark_family_share(design, rows)[pair_bench, pair_family] == 1.0
 
 
 def _residual_family_benchmark(design: Design, rows: np.ndarray

@@ -157,3 +157,59 @@ def test_anchored_shifts_have_the_models_prior(design):
     corr = np.corrcoef(np.column_stack([za[:, enh], zu[:, cols[:10]]]).T)
     off = corr[~np.eye(len(corr), dtype=bool)]
     assert np.max(np.abs(off)) < 0.064
+
+
+CANDIDATE = "docs/validation/variants/profiles_genfloor_nested_fnc_normal/spec.toml"
+
+
+def test_intercept_weights_sum_to_one_and_drop_a_model_moved_to_chance(design):
+    from ceg.model import benchmark_intercept_weights
+
+    weights = benchmark_intercept_weights(design, 23.0)
+    np.testing.assert_allclose(weights.sum(axis=1), 1.0)
+    # GPT-3 175B's rows set the logit at x_ref of the GPT-3-only benchmarks most (its
+    # compute is nearest x_ref); set its rows on one of them to chance and a row at
+    # chance carries almost no information about the logit, so its weight collapses.
+    b = design.coords["benchmark"].index("ARC (Challenge)")
+    m = design.coords["model"].index("GPT-3|GPT-3 175B")
+    assert weights[b, m] == weights[b].max()
+    rows = (design.obs_benchmark == b) & (design.obs_model == m)
+    chance = design.benchmark_chance[b]
+    moved = replace(design, n_correct=np.where(
+        rows, np.floor(chance * design.n_items), design.n_correct))
+    after = benchmark_intercept_weights(moved, 23.0)
+    np.testing.assert_allclose(after.sum(axis=1), 1.0)
+    # the information ratio of a clipped row (q = 0.02) to a mid-curve one is ~0.006
+    assert abs(after[b, m]) < 0.1 * weights[b, m]
+
+
+def test_anchoring_model_effects_keeps_the_reported_quantities_and_the_density(design):
+    from ceg.model import benchmark_intercept_weights
+
+    spec = ModelSpec.load(CANDIDATE)
+    on = replace(spec, structure=replace(spec.structure, anchor_model_effects=True))
+    off = replace(spec, structure=replace(spec.structure, anchor_model_effects=False))
+    m_on, m_off = build_model(on, design), build_model(off, design)
+    assert {v.name for v in m_on.free_RVs} == {v.name for v in m_off.free_RVs}
+    names = ("logit_at_ref", "slope", "model_effect", "midpoint")
+    natural_off = m_off.compile_fn(m_off.replace_rvs_by_values([m_off[n] for n in names]),
+                                   inputs=m_off.value_vars, on_unused_input="ignore")
+    natural_on = m_on.compile_fn(m_on.replace_rvs_by_values([m_on[n] for n in names]),
+                                 inputs=m_on.value_vars, on_unused_input="ignore")
+    logp_off, logp_on = m_off.compile_logp(), m_on.compile_logp()
+    weights = benchmark_intercept_weights(design, on.x_ref)
+    rng = np.random.default_rng(12)
+    for _ in range(3):
+        point = {k: v + rng.normal(0.0, 0.3, np.shape(v))
+                 for k, v in m_off.initial_point().items()}
+        natural = dict(zip(names, natural_off(point), strict=True))
+        mapped = dict(point)
+        mapped["logit_at_ref_anchored"] = (point["logit_at_ref_anchored"] + natural["slope"]
+                                           * (weights @ natural["model_effect"]))
+        for name, value in zip(names, natural_on(mapped), strict=True):
+            np.testing.assert_allclose(value, natural[name], rtol=1e-9, atol=1e-9, err_msg=name)
+        # A shift given the other parameters: Jacobian 1, so the densities are equal
+        # (to the rounding of log densities of about -1e4).
+        assert float(logp_on(mapped)) == pytest.approx(float(logp_off(point)), abs=1e-6)
+    # and the shift is not zero: the anchored coordinates differ where eta does
+    assert np.abs(weights @ natural["model_effect"]).max() > 1e-3

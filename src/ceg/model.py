@@ -198,9 +198,7 @@ def build_model(spec: ModelSpec, design: Design,
             student_t_nu=(s.slope_population_nu if s.slope_population == "student_t"
                           else None)), s.slope_max, pt), dims="benchmark")
         if s.anchor_family_effects and "logit_at_ref" in s.centred_effects:
-            logit_ref = _anchored_logit_at_ref(
-                spec, design, fam, slope, training_rows,
-                model_effect=eta if s.anchor_model_effects and model_sd is not None else None)
+            logit_ref = _anchored_logit_at_ref(spec, design, fam, slope, training_rows)
         else:
             logit_ref = _pooled(spec, "logit_at_ref", "logit_ref_mean", "logit_ref_sd",
                                 "benchmark", n_bench)
@@ -591,69 +589,9 @@ def benchmark_family_share(design: Design, rows: np.ndarray | None = None) -> np
     return np.divide(share, total, out=np.zeros_like(share), where=total > 0)
 
 
-def benchmark_intercept_weights(design: Design, x_ref: float,
-                                rows: np.ndarray | None = None, *,
-                                slope_precision: float = 1.0,
-                                concentration: float = float(np.exp(4.0))) -> np.ndarray:
-    r"""Return the weight with which each model's rows set each benchmark's logit at x_ref.
-
-    Per benchmark, the intercept row of a weighted least-squares line of the
-    rows' logits on their compute (decades from ``x_ref``):
-    :math:`c = e_0^\top (X^\top W X + \Lambda)^{-1} X^\top W`, summed over each
-    model's rows. :math:`W` is each row's Fisher information about its logit
-    from its observed above-floor share :math:`q` (smoothed, floor = chance):
-    :math:`n_\mathrm{eff}(1-g)^2 q^2(1-q)^2 / (p(1-p))`, with the beta-binomial's
-    effective count :math:`n_\mathrm{eff} = n(\kappa+1)/(n+\kappa)`; a row at
-    chance or at the ceiling says little. :math:`\Lambda = \mathrm{diag}(0,
-    \texttt{slope\_precision})` keeps an extrapolated intercept's weights finite.
-    Each benchmark's weights sum to 1 (a shift of every model's compute moves its
-    logit at x_ref one for one). Fixed numbers of the data: they choose the
-    sampler's coordinates, not the model.
-
-    Parameters
-    ----------
-    design
-        Coordinates and index arrays of the evaluation table.
-    x_ref
-        Reference compute, log10 FLOP.
-    rows
-        Positions of the observations to count (a masked fit's training rows);
-        ``None``: all.
-    slope_precision
-        Ridge on the line's slope, per logit^2 per decade^-2.
-    concentration
-        Beta-binomial concentration of the effective count (the prior mean's).
-
-    Returns
-    -------
-    numpy.ndarray
-        Shape ``(benchmark, model)``; a benchmark without rows is all zeros.
-    """
-    rows = np.arange(design.n_obs) if rows is None else np.asarray(rows)
-    n = design.n_items[rows].astype(float)
-    g = design.benchmark_chance[design.obs_benchmark[rows]]
-    p = (design.n_correct[rows] + 0.5) / (n + 1.0)
-    q = np.clip((p - g) / (1.0 - g), 0.02, 0.98)
-    p_model = g + (1.0 - g) * q
-    n_eff = n * (concentration + 1.0) / (n + concentration)
-    info = n_eff * (1.0 - g) ** 2 * q**2 * (1.0 - q) ** 2 / (p_model * (1.0 - p_model))
-    x = design.model_log10_flop[design.obs_model[rows]] - x_ref
-    out = np.zeros((len(design.coords["benchmark"]), len(design.coords["model"])))
-    bench = design.obs_benchmark[rows]
-    for b in np.unique(bench):
-        at = np.flatnonzero(bench == b)
-        X = np.column_stack([np.ones(len(at)), x[at]])
-        XtW = X.T * info[at]
-        c = np.linalg.solve(XtW @ X + np.diag([0.0, slope_precision]), XtW)[0]
-        c = c / c.sum()
-        np.add.at(out[b], design.obs_model[rows][at], c)
-    return out
-
-
 def _anchored_logit_at_ref(spec: ModelSpec, design: Design, family_effect: pt.TensorVariable,
                            slope: pt.TensorVariable,
-                           rows: np.ndarray | None = None,
-                           model_effect: pt.TensorVariable | None = None) -> pt.TensorVariable:
+                           rows: np.ndarray | None = None) -> pt.TensorVariable:
     r"""Return the benchmarks' logits at x_ref, sampled as their own families see them.
 
     A benchmark measured by one family pins down only
@@ -669,21 +607,9 @@ def _anchored_logit_at_ref(spec: ModelSpec, design: Design, family_effect: pt.Te
     in change. A masked fit (``rows``, its training rows) anchors on the
     families of its training rows: a family with held-out rows only then does
     not enter the sampler's coordinates of any benchmark.
-
-    With ``model_effect`` (``structure.anchor_model_effects``) the anchor also
-    holds :math:`\alpha_b \sum_m c_{b,m}\eta_m`, with :math:`c_{b,m}` the weight
-    with which model :math:`m`'s rows set the benchmark's logit at x_ref
-    (:func:`benchmark_intercept_weights`). A benchmark measured by one family
-    pins down the logit of the model whose rows are informative near x_ref: in
-    the candidate's bundled fit the dominant posterior direction was GPT-3
-    175B's model effect against the logits of ~60 GPT-3-only benchmarks. Still
-    a shift given the other parameters (Jacobian 1): the same model.
     """
     share = benchmark_family_share(design, rows)
     on_bench = slope * pt.dot(share, family_effect)
-    if model_effect is not None:
-        weights = benchmark_intercept_weights(design, spec.x_ref, rows)
-        on_bench = on_bench + slope * pt.dot(weights, model_effect)
     mean, sd = _prior(spec, "logit_ref_mean"), _prior(spec, "logit_ref_sd")
     anchored = pm.Normal("logit_at_ref_anchored", mean + on_bench, sd, dims="benchmark")
     return anchored - on_bench

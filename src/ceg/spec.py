@@ -36,7 +36,6 @@ ADDED_SWITCHES: tuple[tuple[str, str, Any], ...] = (
     ("structure", "family_scale_population_nu", 3.0),
     ("structure", "generative_floor_max", None),
     ("structure", "offset_centring", "model"),
-    ("structure", "anchor_model_effects", False),
 )
 Floor = Literal["chance", "zero", "learned"]
 #: The curve's shape: ``logistic`` is symmetric; ``loglog`` (Gumbel, exp(-exp(-z))) leaves
@@ -133,7 +132,6 @@ class Structure:
     generative_floor_max: float | None = None
     scale_compute: ScaleCompute = "raw"
     offset_centring: OffsetCentring = "model"
-    anchor_model_effects: bool = False
 
     def uses(self, prior_switch: str) -> bool:
         """Return whether the switch a variant prior belongs to is on (see VARIANT_PRIORS)."""

@@ -59,6 +59,17 @@ def small_table(benchmarks: tuple[str, ...] = SMALL_BENCHMARKS) -> pd.DataFrame:
     return quiet_validate(t[t["benchmark"].isin(benchmarks)])
 
 
+def family_floor_spec(base: str = "profiles") -> ModelSpec:
+    """Return spec ``base`` with nested offsets, a generative floor (0.25) and family floors."""
+    raw = ModelSpec.load(base).to_dict()
+    raw["structure"].update(floor="learned", generative_floor_max=0.25, family_floor=True,
+                            offset_centring="nested")
+    raw["priors"]["generative_floor_logit_mean"] = {"dist": "Normal", "mu": -1.0, "sigma": 1.5}
+    raw["priors"]["generative_floor_logit_sd"] = {"dist": "HalfNormal", "sigma": 1.0}
+    raw["priors"]["family_floor_sd"] = {"dist": "HalfNormal", "sigma": 1.5}
+    return ModelSpec.from_dict(raw)
+
+
 def synthetic_table() -> pd.DataFrame:
     """Return a tiny hand-written table with a stacked condition and three categories.
 

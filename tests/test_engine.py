@@ -11,12 +11,13 @@ from scipy import stats
 from ceg import engine
 from ceg.errors import CegError
 from ceg.model import build_model
-from fakes import fake_fit, small_table
+from fakes import fake_fit, family_floor_spec, small_table
 
 
-@pytest.fixture(scope="module", params=["default", "profiles_family_scale"])
+@pytest.fixture(scope="module", params=["default", "profiles_family_scale", "family_floor"])
 def prior_fit(request):
-    return fake_fit(small_table(), request.param, draws=4, chains=2, method="prior")
+    spec = family_floor_spec() if request.param == "family_floor" else request.param
+    return fake_fit(small_table(), spec, draws=4, chains=2, method="prior")
 
 
 def _numpy_loglik(fit):
@@ -143,3 +144,39 @@ def test_a_new_free_form_benchmark_draws_its_floor_below_the_generative_cap():
         drawn = engine.draw_new(params, post, fit.design, np.random.default_rng(0), structure,
                                 fit.spec.x_ref)
         np.testing.assert_allclose(drawn.floor[:, 0], expected, atol=1e-12)
+
+
+def test_a_new_familys_floor_is_the_benchmarks_moved_by_a_population_draw():
+    # structure.family_floor: a family the fit has not seen on a benchmark sees the
+    # benchmark's floor g_b moved on its logit scale by zeta ~ N(0, family_floor_sd), within
+    # (0, cap). With family_floor_sd = 1 and 4,000 draws the logit difference has sd 1
+    # (standard error of the sd ~0.011: the band 0.95-1.05 is ~4.5 se wide) and mean 0
+    # (se 0.016, band +-0.06); the typical member (sd 0) sees g_b exactly; fitted pairs read
+    # the fit's own family floor.
+    fit = fake_fit(small_table(), family_floor_spec(), draws=4, chains=1, method="prior")
+    post = fit.posterior.isel(chain=[0] * 4, draw=[0] * 1000)
+    post = post.assign_coords(chain=np.arange(4), draw=np.arange(1000))
+    post["family_floor_sd"] = post["family_floor_sd"] * 0 + 1.0
+    d, structure = fit.design, fit.spec.structure
+    fitted = engine.design_rows(d).iloc[:1]
+    rows = pd.concat([fitted, fitted.assign(family="Nobody", model="", log10_flop=23.0)])
+    with pytest.raises(CegError, match="Nobody"):
+        engine.gather(post, d, rows, structure)
+    params = engine.gather(post, d, rows, structure, allow_new=True)
+    pair = f"{fitted['family'].iloc[0]}|{fitted['benchmark'].iloc[0]}"
+    own = post["family_floor"].sel(family_benchmark=pair).to_numpy().ravel()
+    bench_floor = post["floor"].sel(benchmark=fitted["benchmark"].iloc[0]).to_numpy().ravel()
+    np.testing.assert_allclose(params.floor[:, 0], own)
+    drawn = engine.draw_new(params, post, d, np.random.default_rng(0), structure, fit.spec.x_ref)
+    np.testing.assert_allclose(drawn.floor[:, 0], own)
+    cap = 0.25  # GSM8K: chance 0, the spec's generative_floor_max
+
+    def logit(g):
+        return np.log(g / cap) - np.log1p(-g / cap)
+
+    new = drawn.floor[:, 1]
+    assert ((new > 0) & (new < cap)).all()
+    diff = logit(new) - logit(bench_floor)
+    assert 0.95 < diff.std() < 1.05 and abs(diff.mean()) < 0.06
+    typical = engine.typical(params, post, d)
+    np.testing.assert_allclose(typical.floor[:, 1], bench_floor)

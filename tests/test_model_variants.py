@@ -15,7 +15,7 @@ from ceg.design import make_design, source_id
 from ceg.errors import SpecError
 from ceg.model import build_model, sole_family_pairs
 from ceg.spec import ModelSpec, required_priors
-from fakes import small_table
+from fakes import family_floor_spec, small_table
 
 VARIANT_SWITCHES = dict(model_effects=True, family_benchmark_effects=True,
                         ability_residual=True, slope_population="student_t",
@@ -455,3 +455,80 @@ def test_centred_model_effects_are_the_same_model_in_other_coordinates(design):
                           inputs=m_c.value_vars, on_unused_input="ignore")(p_c)
     expected = pm.logp(pm.Normal.dist(0.0, sd), eta_nc[free]).sum().eval()
     np.testing.assert_allclose(logp, expected, rtol=1e-10)
+
+
+def test_family_floors_need_a_learned_floor_and_their_prior():
+    raw = family_floor_spec().to_dict()
+    no_prior = family_floor_spec().to_dict()
+    no_prior["priors"].pop("family_floor_sd")
+    with pytest.raises(SpecError, match="family_floor_sd"):
+        ModelSpec.from_dict(no_prior)
+    raw["structure"]["floor"] = "chance"
+    for k in ("floor_logit_mean", "floor_logit_sd", "generative_floor_logit_mean",
+              "generative_floor_logit_sd"):
+        raw["priors"].pop(k)
+    raw["structure"].pop("generative_floor_max")
+    with pytest.raises(SpecError, match="family_floor needs structure.floor"):
+        ModelSpec.from_dict(raw)
+
+
+def test_a_family_floor_moves_the_benchmark_floor_on_its_logit_scale():
+    # g_fb = cap_b * logistic(psi_b + sd * zeta_fb): zeta centred within the benchmark over
+    # the pairs with a training row; a benchmark's only family (BoolQ: GPT-3) has none, so it
+    # sees the benchmark's floor; every row sees its pair's floor (so the likelihood does).
+    design = make_design(small_table(("GSM8K", "MAWPS-MultiArith", "BoolQ")),
+                         ceg.load_registries())
+    spec = family_floor_spec()
+    model = build_model(spec, design)
+    point = _jittered_point(model, 8)
+    floor, pair_floor = _at_point(model, [model["floor"], model["family_floor"]], point)
+    n_pair = len(design.coords["family_benchmark"])
+    pair_bench = np.zeros(n_pair, dtype=np.int64)
+    pair_bench[design.obs_family_benchmark] = design.obs_benchmark
+    chance = design.benchmark_chance
+    cap = np.where(chance > 0, chance, 0.25)[pair_bench]
+    share = pair_floor / cap
+    base = floor[pair_bench] / cap
+    zeta = np.log(share / (1 - share)) - np.log(base / (1 - base))
+    sole = sole_family_pairs(design, np.arange(design.n_obs))
+    assert sole.any() and (~sole).any()
+    np.testing.assert_allclose(zeta[sole], 0.0, atol=1e-9)
+    sd = np.exp(point["family_floor_sd_log__"])
+    z = point["family_floor_z"]
+    for b in np.unique(pair_bench[~sole]):
+        kept = ~sole & (pair_bench == b)
+        assert kept.sum() > 1
+        np.testing.assert_allclose(zeta[kept], sd * (z[kept] - z[kept].mean()), atol=1e-9)
+    assert (pair_floor >= 0).all() and (pair_floor <= cap + 1e-12).all()
+    # the likelihood reads the pair's floor: moving one pair's z moves the rows of its
+    # benchmark's centred pairs (the centring spreads it), and of no other benchmark or pair
+    pair = int(np.flatnonzero(~sole)[0])
+    moved = {**point, "family_floor_z": z + np.eye(n_pair)[pair]}
+    ll0, ll1 = _loglik(model, point), _loglik(model, moved)
+    changed = ~np.isclose(ll0, ll1, rtol=0, atol=1e-12)
+    centred = np.flatnonzero(~sole & (pair_bench == pair_bench[pair]))
+    np.testing.assert_array_equal(changed, np.isin(design.obs_family_benchmark, centred))
+
+
+def test_a_held_out_familys_floor_is_a_free_draw():
+    # A family with no training row on a benchmark draws its deviation uncentred, as a new
+    # family does, and does not enter the other families' centring.
+    design = make_design(small_table(("GSM8K", "MAWPS-MultiArith")), ceg.load_registries())
+    t = design.table
+    held_family = t["family"].value_counts().index[-1]
+    held_out = (t["family"] == held_family).to_numpy()
+    model = build_model(family_floor_spec(), design, held_out)
+    point = _jittered_point(model, 9)
+    floor, pair_floor = _at_point(model, [model["floor"], model["family_floor"]], point)
+    n_pair = len(design.coords["family_benchmark"])
+    pair_bench = np.zeros(n_pair, dtype=np.int64)
+    pair_bench[design.obs_family_benchmark] = design.obs_benchmark
+    unseen = np.zeros(n_pair, dtype=bool)
+    unseen[design.obs_family_benchmark[held_out]] = True
+    share, base = pair_floor / 0.25, floor[pair_bench] / 0.25
+    zeta = np.log(share / (1 - share)) - np.log(base / (1 - base))
+    sd, z = np.exp(point["family_floor_sd_log__"]), point["family_floor_z"]
+    np.testing.assert_allclose(zeta[unseen], sd * z[unseen], atol=1e-9)
+    for b in np.unique(pair_bench):
+        seen = ~unseen & (pair_bench == b)
+        np.testing.assert_allclose(zeta[seen].mean(), 0.0, atol=1e-9)

@@ -506,6 +506,21 @@ def gather(posterior: xr.Dataset, design: Design, rows: pd.DataFrame,
                            for i, (b, nb) in enumerate(zip(bench, bench_new, strict=True))])
         floor = np.broadcast_to(chance if mode == "chance" else 0.0 * chance,
                                 (n, n_rows)).astype(float)
+    if mode == "learned" and "family_floor" in posterior:
+        # The floor the row's family sees (structure.family_floor); a family the fit has
+        # not seen on the benchmark draws its deviation in draw_new.
+        fb_floor = [f"{f}{SEP}{b}" for f, b in zip(fam, bench, strict=True)]
+        pair_floor, found = _take(posterior, "family_floor", "family_benchmark", fb_floor, n)
+        floor = np.where(np.array(found)[None, :], pair_floor, floor)
+        cap = (np.zeros(n_rows) if all(found) else
+               _floor_cap(structure, design, bench, bench_new, chance_given))
+        new_floor = [None if f or cap_i == 0 else (k, cap_i)
+                     for k, f, cap_i in zip(fb_floor, found, cap, strict=True)]
+        if any(k is not None for k in new_floor):
+            known_or_new("floor", [k is None for k in new_floor], fb_floor,
+                         "family x benchmark floor")
+            if "floor" in new:
+                new["floor"] = new_floor
     kappa = per_bench("concentration") if "concentration" in posterior else np.full(
         (n, n_rows), np.inf)
     if any(bench_new):
@@ -586,6 +601,19 @@ def gather(posterior: xr.Dataset, design: Design, rows: pd.DataFrame,
                        if d in posterior.coords}, family_scale=fs)
 
 
+def _floor_cap(structure: Structure | None, design: Design, bench: list[str],
+               bench_new: list[bool], chance_given: np.ndarray) -> np.ndarray:
+    """Return each row's learned-floor cap: chance, ``generative_floor_max``, or 0 (none)."""
+    if structure is None:
+        raise CegError("a posterior with family floors ('family_floor') needs the spec's "
+                       "structure to read its floor caps: pass structure=")
+    c = design.coords
+    chance = np.array([chance_given[i] if nb else design.benchmark_chance[c["benchmark"].index(b)]
+                       for i, (b, nb) in enumerate(zip(bench, bench_new, strict=True))])
+    gen = 0.0 if structure.generative_floor_max is None else structure.generative_floor_max
+    return np.where(chance > 0, chance, gen)
+
+
 def new_family_effects(effect: np.ndarray, family_sd: np.ndarray | None,
                        rng: np.random.Generator, k: int) -> np.ndarray:
     """Return ``k`` new families' effects per draw: the seen families' mean + ``family_sd`` z.
@@ -633,6 +661,9 @@ def draw_new(params: RowParameters, posterior: xr.Dataset, design: Design,
       ``family_scale_population`` is ``"student_t"``;
     - an unfitted (family, benchmark) profile: :math:`N(0, \sigma_\phi)`;
     - an unfitted (model, benchmark) residual: :math:`N(0, \sigma_r)`;
+    - an unfitted (family, benchmark) floor (``structure.family_floor``): the
+      benchmark's floor moved on its logit scale by :math:`N(0, \sigma_\zeta)`
+      (``family_floor_sd``);
     - a new enhancement of category :math:`k`: :math:`a \sim N(\mu_k, \sigma_a)`,
       :math:`\gamma \sim N(\gamma_0, \sigma_\gamma)` where the model has
       scale slopes; any enhancement on a benchmark it was not measured on:
@@ -748,6 +779,18 @@ def draw_new(params: RowParameters, posterior: xr.Dataset, design: Design,
         if structure is None or x_ref is None:
             raise CegError("drawing a new benchmark needs the spec's structure and x_ref")
         _draw_benchmarks(params.new["benchmark"], arrays, posterior, structure, x_ref, rng, n)
+    if "floor" in params.new:
+        # A family's floor on a benchmark it was not fitted on: the benchmark's floor
+        # (fitted, or drawn above for a new benchmark) moved by zeta ~ N(0, family_floor_sd).
+        keys = params.new["floor"]
+        sd = _population_sd(posterior, "family_floor_sd", n)
+        zeta = per_key([None if k is None else k[0] for k in keys],
+                       lambda k: sd * rng.standard_normal(n))
+        cap = np.array([np.nan if k is None else k[1] for k in keys])
+        drawn = ~np.isnan(cap)
+        share = np.clip(arrays["floor"][:, drawn] / cap[drawn], 1e-12, 1 - 1e-12)
+        arrays["floor"][:, drawn] = learned_floor(
+            cap[drawn], np.log(share) - np.log1p(-share) + zeta[:, drawn])
     for k, v in arrays.items():
         setattr(out, k, v)
     return out
@@ -820,7 +863,7 @@ def typical(params: RowParameters, posterior: xr.Dataset, design: Design) -> Row
         A copy with no NaN left and ``new`` empty.
     """
     zero_sd = posterior.drop_vars([v for v in ("family_sd", "model_sd", "family_scale_sd",
-                                               "family_benchmark_sd",
+                                               "family_benchmark_sd", "family_floor_sd",
                                                "ability_residual_sd", "enhancement_sd",
                                                "slope_sd", "benchmark_shift_sd")
                                    if v in posterior])

@@ -284,9 +284,18 @@ def build_model(spec: ModelSpec, design: Design,
                                          pt.concatenate([pad, offset])[design.obs_protocol],
                                          shift_total)
         b = design.obs_benchmark
-        floor = pm.Deterministic("floor", _floor(spec, design), dims="benchmark")
+        floor, psi, cap = _floor(spec, design)
+        floor = pm.Deterministic("floor", floor, dims="benchmark")
+        if s.family_floor:
+            rows_all = (np.arange(design.n_obs) if training_rows is None else training_rows)
+            pair_floor = pm.Deterministic(
+                "family_floor", _family_floor(spec, design, psi, cap, floor, rows_all),
+                dims="family_benchmark")
+            row_floor = pair_floor[design.obs_family_benchmark]
+        else:
+            row_floor = floor[b]
         logit_offset = _ability_offsets(spec, design, training_rows)
-        p = engine.probability(s, theta, midpoint_c[b], slope[b], floor[b], logit_offset,
+        p = engine.probability(s, theta, midpoint_c[b], slope[b], row_floor, logit_offset,
                                lib=pt)
         n_items = pm.Data("n_items", design.n_items, dims="observation")
         n_correct = pm.Data("n_correct_data", design.n_correct, dims="observation")
@@ -421,8 +430,9 @@ def _model_effects(spec: ModelSpec, design: Design, model_sd: pt.TensorVariable
     return pt.set_subtensor(pt.zeros(n_model)[free], eta_free)
 
 
-def _floor(spec: ModelSpec, design: Design) -> pt.TensorVariable:
-    r"""Return each benchmark's floor: chance, zero, or learned in [0, chance].
+def _floor(spec: ModelSpec, design: Design) -> tuple[pt.TensorVariable, pt.TensorVariable,
+                                                     np.ndarray]:
+    r"""Return each benchmark's floor (chance, zero, or learned in [0, chance]), its logit and cap.
 
     ``floor = "learned"``: :math:`g_b = c_b\,\operatorname{logistic}(\psi_b)`,
     :math:`\psi_b = \mu_\psi + \sigma_\psi z_b` for benchmarks with chance
@@ -432,30 +442,86 @@ def _floor(spec: ModelSpec, design: Design) -> pt.TensorVariable:
     :math:`g_b = G\,\operatorname{logistic}(\psi^g_b)`,
     :math:`\psi^g_b = \mu_g + \sigma_g z^g_b`, the score reached without the
     ability (common answers, formats), from its own population.
+
+    Returns
+    -------
+    tuple
+        The floor :math:`g_b`, its logit :math:`\psi_b` (0 where the floor is not
+        learned) and its cap (:math:`c_b`, :math:`G`, or 0 where the floor is not
+        learned: :func:`floor_cap`).
     """
     chance = design.benchmark_chance
     mode = spec.structure.floor
+    cap = floor_cap(spec, design)
     if mode == "chance":
-        return pt.as_tensor_variable(chance)
+        return pt.as_tensor_variable(chance), pt.zeros(len(chance)), cap
     if mode == "zero":
-        return pt.zeros(len(chance))
+        return pt.zeros(len(chance)), pt.zeros(len(chance)), cap
     out = pt.zeros(len(chance))
+    psi = pt.zeros(len(chance))
     model = pm.modelcontext(None)
-    groups = [("floored_benchmark", "floor_logit", np.flatnonzero(chance > 0), chance)]
-    cap = spec.structure.generative_floor_max
-    if cap is not None:
+    groups = [("floored_benchmark", "floor_logit", np.flatnonzero(chance > 0))]
+    if spec.structure.generative_floor_max is not None:
         groups.append(("generative_benchmark", "generative_floor_logit",
-                       np.flatnonzero(chance == 0), np.full(len(chance), cap)))
-    for dim, stem, idx, ceiling in groups:
+                       np.flatnonzero(chance == 0)))
+    for dim, stem, idx in groups:
         if not len(idx):
             continue
         mean, sd = _prior(spec, f"{stem}_mean"), _prior(spec, f"{stem}_sd")
         if dim not in model.coords:
             model.add_coord(dim, [design.coords["benchmark"][i] for i in idx])
         z = pm.Normal(f"{stem}_z", 0.0, 1.0, dims=dim)
-        out = pt.set_subtensor(out[idx], engine.learned_floor(ceiling[idx], mean + sd * z,
-                                                             lib=pt))
-    return out
+        psi = pt.set_subtensor(psi[idx], mean + sd * z)
+        out = pt.set_subtensor(out[idx], engine.learned_floor(cap[idx], psi[idx], lib=pt))
+    return out, psi, cap
+
+
+def floor_cap(spec: ModelSpec, design: Design) -> np.ndarray:
+    """Return each benchmark's learned-floor cap: chance, ``generative_floor_max`` or 0.
+
+    0 where the floor is not learned (``floor`` is ``"chance"`` or ``"zero"``, or
+    chance is 0 without ``generative_floor_max``).
+    """
+    s = spec.structure
+    chance = np.asarray(design.benchmark_chance, dtype=float)
+    if s.floor != "learned":
+        return np.zeros(len(chance))
+    gen = 0.0 if s.generative_floor_max is None else s.generative_floor_max
+    return np.where(chance > 0, chance, gen)
+
+
+def _family_floor(spec: ModelSpec, design: Design, psi: pt.TensorVariable, cap: np.ndarray,
+                  floor: pt.TensorVariable, rows: np.ndarray) -> pt.TensorVariable:
+    r"""Return the floor each (family, benchmark) pair sees (``structure.family_floor``).
+
+    :math:`g_{f,b} = c_b\,\operatorname{logistic}(\psi_b + \zeta_{f,b})`,
+    :math:`\zeta = \sigma_\zeta (z - \bar z_b)`, :math:`z \sim N(0, 1)`: a family
+    may sit below (or above) the benchmark's floor, as when its answers favour one
+    distractor before it learns the task (ObsScaling, BBH temporal_sequences:
+    four newer families at 0.06-0.12 under base prompting, chance 0.25, while the
+    older ones sit at chance). Centred within the benchmark over the pairs with a
+    training row, so :math:`g_b` is the floor of the typical family; a benchmark's
+    only family has none (its floor is the benchmark's); pairs without a training
+    row (a held-out family) keep an uncentred draw, as a new family does. Reported
+    as ``family_floor`` (dims ``family_benchmark``).
+    """
+    c = design.coords
+    n_pair = len(c["family_benchmark"])
+    pair_bench = np.zeros(n_pair, dtype=np.int64)
+    pair_bench[design.obs_family_benchmark] = design.obs_benchmark
+    seen = np.zeros(n_pair, dtype=bool)
+    seen[design.obs_family_benchmark[rows]] = True
+    learned = cap[pair_bench] > 0
+    kept = learned & seen & ~sole_family_pairs(design, rows)
+    sd = _prior(spec, "family_floor_sd")
+    z = pm.Normal("family_floor_z", 0.0, 1.0, dims="family_benchmark")
+    # Centred where kept, 0 where not (so also where the floor is not learned), plus the
+    # free draw of pairs without a training row. Masks enter as 0/1 weights.
+    unseen = (learned & ~seen).astype(float)
+    zeta = _centred_within(z, pair_bench, kept) + unseen * z
+    value = engine.learned_floor(cap[pair_bench], psi[pair_bench] + sd * zeta, lib=pt)
+    weight = learned.astype(float)
+    return weight * value + (1.0 - weight) * floor[pair_bench]
 
 
 def _ability_offsets(spec: ModelSpec, design: Design,

@@ -36,6 +36,7 @@ ADDED_SWITCHES: tuple[tuple[str, str, Any], ...] = (
     ("structure", "family_scale_population_nu", 3.0),
     ("structure", "generative_floor_max", None),
     ("structure", "offset_centring", "model"),
+    ("structure", "family_floor", False),
 )
 Floor = Literal["chance", "zero", "learned"]
 #: The curve's shape: ``logistic`` is symmetric; ``loglog`` (Gumbel, exp(-exp(-z))) leaves
@@ -85,6 +86,7 @@ VARIANT_PRIORS: dict[str, tuple[str, bool]] = {
     "floor_logit_sd": ("floor", True),
     "generative_floor_logit_mean": ("generative_floor_max", False),
     "generative_floor_logit_sd": ("generative_floor_max", True),
+    "family_floor_sd": ("family_floor", True),
 }
 
 
@@ -132,6 +134,7 @@ class Structure:
     generative_floor_max: float | None = None
     scale_compute: ScaleCompute = "raw"
     offset_centring: OffsetCentring = "model"
+    family_floor: bool = False
 
     def uses(self, prior_switch: str) -> bool:
         """Return whether the switch a variant prior belongs to is on (see VARIANT_PRIORS)."""
@@ -301,6 +304,9 @@ class ModelSpec:
             if structure.floor != "learned":
                 raise SpecError(f"{source}: structure.generative_floor_max needs "
                                 "structure.floor = \"learned\" (it bounds a learned floor)")
+        if structure.family_floor and structure.floor != "learned":
+            raise SpecError(f"{source}: structure.family_floor needs structure.floor = "
+                            "\"learned\" (it moves a learned floor per family)")
         if structure.slope_max is not None and not structure.slope_max > 0:
             raise SpecError(f"{source}: structure.slope_max must be > 0 logits per decade "
                             "(or left out for no cap)")

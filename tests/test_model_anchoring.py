@@ -157,3 +157,42 @@ def test_anchored_shifts_have_the_models_prior(design):
     corr = np.corrcoef(np.column_stack([za[:, enh], zu[:, cols[:10]]]).T)
     off = corr[~np.eye(len(corr), dtype=bool)]
     assert np.max(np.abs(off)) < 0.064
+
+
+def test_anchoring_the_log_slopes_on_family_scale_slopes_keeps_the_model():
+    # structure.anchor_family_scale_slopes samples log alpha_b + lambda_bar_b instead of
+    # log alpha_b: a shift given the lambdas (Jacobian 1), so at corresponding points the two
+    # forms give the same slopes and the same log density (to rounding).
+    reg = ceg.load_registries()
+    t = ceg.load_dataset(reg)
+    design = make_design(t[t["benchmark"].isin(["GSM8K", "SVAMP", "BoolQ", "COPA"])], reg)
+    spec = ModelSpec.load("profiles_family_scale_genfloor")
+    assert "log_slope" in spec.structure.centred_effects
+    on = replace(spec, structure=replace(spec.structure, anchor_family_scale_slopes=True))
+    m_off, m_on = build_model(spec, design), build_model(on, design)
+    assert "log_slope_anchored" in m_on.named_vars and "log_slope_centred" not in m_on.named_vars
+    rng = np.random.default_rng(3)
+    share = benchmark_family_share(design)
+    logp_off, logp_on = m_off.compile_logp(), m_on.compile_logp()
+    slope_off = m_off.compile_fn(m_off.replace_rvs_by_values([m_off["slope"]])[0],
+                                 inputs=m_off.value_vars, on_unused_input="ignore")
+    slope_on = m_on.compile_fn(m_on.replace_rvs_by_values([m_on["slope"]])[0],
+                               inputs=m_on.value_vars, on_unused_input="ignore")
+    lam_fn = m_off.compile_fn(m_off.replace_rvs_by_values([m_off["family_scale_slope"]])[0],
+                              inputs=m_off.value_vars, on_unused_input="ignore")
+    diffs = []
+    for _ in range(3):
+        point = {k: v + rng.normal(0, 0.5, np.shape(v)) for k, v in
+                 m_off.initial_point().items()}
+        lam_bar = share @ lam_fn(point)
+        on_point = {k: v for k, v in point.items() if k != "log_slope_centred"}
+        on_point["log_slope_anchored"] = point["log_slope_centred"] + lam_bar
+        np.testing.assert_allclose(slope_on(on_point), slope_off(point), rtol=1e-12)
+        diffs.append(logp_on(on_point) - logp_off(point))
+    np.testing.assert_allclose(diffs, 0.0, atol=1e-8)
+    bad = spec.to_dict()
+    bad["structure"]["anchor_family_scale_slopes"] = True
+    bad["structure"]["centred_effects"] = [e for e in bad["structure"]["centred_effects"]
+                                           if e != "log_slope"]
+    with pytest.raises(ceg.errors.SpecError, match="anchor_family_scale_slopes"):
+        ModelSpec.from_dict(bad, "x.toml")

@@ -532,3 +532,41 @@ def test_a_held_out_familys_floor_is_a_free_draw():
     for b in np.unique(pair_bench):
         seen = ~unseen & (pair_bench == b)
         np.testing.assert_allclose(zeta[seen].mean(), 0.0, atol=1e-9)
+
+
+def test_detrended_model_effects_have_no_family_mean_or_compute_trend(design):
+    """``model_effects_within_family = "detrended"``: a family's mean and linear trend in
+    compute belong to its family effect and scale slope, so the model effects are
+    projected off both; a family with fewer than three known-compute models has none."""
+    from ceg.model import detrend_within_families
+
+    spec = ModelSpec.load("profiles_family_scale_genfloor")
+    detrended = dataclasses.replace(spec, structure=dataclasses.replace(
+        spec.structure, model_effects_within_family="detrended"))
+    latent = design.latent_model_index
+    q = detrend_within_families(design, latent)
+    np.testing.assert_allclose(q @ q, q, atol=1e-12)  # a projection
+    np.testing.assert_allclose(q, q.T, atol=1e-12)
+    model = build_model(detrended, design)
+    point = {k: v + np.random.default_rng(2).normal(0, 1, np.shape(v))
+             for k, v in model.initial_point().items()}
+    (eta,) = _at_point(model, [model["model_effect"]], point)
+    fam, x = design.model_family, design.model_log10_flop
+    known = np.setdiff1d(np.arange(len(eta)), latent)
+    assert np.all(eta[latent] == 0)
+    sizes = pd.Series(fam[known]).value_counts()
+    assert (sizes >= 3).any() and (sizes < 3).any()  # both cases occur in the fake table
+    for f, n in sizes.items():
+        idx = known[fam[known] == f]
+        if n < 3:
+            assert np.all(eta[idx] == 0)
+        else:
+            assert abs(eta[idx].sum()) < 1e-10
+            assert abs(eta[idx] @ (x[idx] - x[idx].mean())) < 1e-10
+            assert np.std(eta[idx]) > 1e-3  # curvature and quirks remain
+    data = spec.to_dict()
+    data["structure"]["model_effects_within_family"] = "detrended"
+    data["structure"]["family_scale_slopes"] = False
+    data["priors"].pop("family_scale_sd")
+    with pytest.raises(SpecError, match="detrended"):
+        ModelSpec.from_dict(data, "x.toml")

@@ -191,12 +191,46 @@ def build_model(spec: ModelSpec, design: Design,
             offset = pt.zeros(len(c["protocol"]))
         pm.Deterministic("protocol_offset", offset, dims="protocol")
 
+        if s.family_scale_slopes and len(c["family"]) > 1:
+            # A common part of the lambdas would trade off against the benchmark slopes
+            # (every curve 10% steeper, every family's compute 10% narrower), so it is
+            # removed: the lambdas' mean weighted by each family's within-family spread
+            # of training compute is zero (family_compute_spread). A plain zero sum over
+            # the families with data was not enough: families with one training model
+            # (or none) have no spread that sees their lambda, so they took up the sum at
+            # no cost to the likelihood while the other families narrowed their compute
+            # together (ObsScaling split: R-hat 1.10-1.16 along that direction, the mean
+            # log slope correlating 0.5 with the compute offsets of small-compute models).
+            # With zero weight a family's lambda is a free draw from the population, as
+            # a new family's is. Non-centred: a lambda rests on a decade or less of its
+            # own models' compute, so the data rarely pin it down.
+            # With family_scale_population = "student_t" the z are t_nu: a few families
+            # may scale far from the pool (a heavier tail than the normal's) while most
+            # stay close to it.
+            lam_sd = _prior(spec, "family_scale_sd")
+            spread = family_compute_spread(design, held_out)
+            if s.family_scale_population == "student_t":
+                z = pm.StudentT("family_scale_slope_z", nu=s.family_scale_population_nu,
+                                mu=0.0, sigma=1.0, dims="family")
+            else:
+                z = pm.Normal("family_scale_slope_z", 0.0, 1.0, dims="family")
+            if spread.sum() > 0:
+                z = z - spread * pt.dot(spread, z) / float(spread @ spread)
+            lam = lam_sd * z
+        else:
+            lam = pt.zeros(len(c["family"]))
+        lam = pm.Deterministic("family_scale_slope", lam, dims="family")
+
         # The curve is parameterised by its logit at x_ref and its slope, which the
         # data pin down nearly independently; the midpoint is derived from them.
-        slope = pm.Deterministic("slope", engine.benchmark_slope(_pooled(
-            spec, "log_slope", "log_slope_mean", "log_slope_sd", "benchmark", n_bench,
-            student_t_nu=(s.slope_population_nu if s.slope_population == "student_t"
-                          else None)), s.slope_max, pt), dims="benchmark")
+        nu = s.slope_population_nu if s.slope_population == "student_t" else None
+        if s.anchor_family_scale_slopes:
+            log_slope = _anchored_log_slope(spec, design, lam, training_rows, nu)
+        else:
+            log_slope = _pooled(spec, "log_slope", "log_slope_mean", "log_slope_sd",
+                                "benchmark", n_bench, student_t_nu=nu)
+        slope = pm.Deterministic("slope", engine.benchmark_slope(log_slope, s.slope_max, pt),
+                                 dims="benchmark")
         if s.anchor_family_effects and "logit_at_ref" in s.centred_effects:
             logit_ref = _anchored_logit_at_ref(spec, design, fam, slope, training_rows)
         else:
@@ -239,35 +273,6 @@ def build_model(spec: ModelSpec, design: Design,
         # Each model's compute as its rows see it (decades from x_ref), and the compute
         # the scale slope multiplies: raw pre-training compute, or the effective compute
         # of the model's base rows (family efficiency and model effect included).
-        if s.family_scale_slopes and len(c["family"]) > 1:
-            # A common part of the lambdas would trade off against the benchmark slopes
-            # (every curve 10% steeper, every family's compute 10% narrower), so it is
-            # removed: the lambdas' mean weighted by each family's within-family spread
-            # of training compute is zero (family_compute_spread). A plain zero sum over
-            # the families with data was not enough: families with one training model
-            # (or none) have no spread that sees their lambda, so they took up the sum at
-            # no cost to the likelihood while the other families narrowed their compute
-            # together (ObsScaling split: R-hat 1.10-1.16 along that direction, the mean
-            # log slope correlating 0.5 with the compute offsets of small-compute models).
-            # With zero weight a family's lambda is a free draw from the population, as
-            # a new family's is. Non-centred: a lambda rests on a decade or less of its
-            # own models' compute, so the data rarely pin it down.
-            # With family_scale_population = "student_t" the z are t_nu: a few families
-            # may scale far from the pool (a heavier tail than the normal's) while most
-            # stay close to it.
-            lam_sd = _prior(spec, "family_scale_sd")
-            spread = family_compute_spread(design, held_out)
-            if s.family_scale_population == "student_t":
-                z = pm.StudentT("family_scale_slope_z", nu=s.family_scale_population_nu,
-                                mu=0.0, sigma=1.0, dims="family")
-            else:
-                z = pm.Normal("family_scale_slope_z", 0.0, 1.0, dims="family")
-            if spread.sum() > 0:
-                z = z - spread * pt.dot(spread, z) / float(spread @ spread)
-            lam = lam_sd * z
-        else:
-            lam = pt.zeros(len(c["family"]))
-        lam = pm.Deterministic("family_scale_slope", lam, dims="family")
         x_eff = engine.model_compute(xc, fam[design.model_family], eta,
                                      lam[design.model_family], 0.0)
         x_scale = engine.scale_compute(s, xc, x_eff)
@@ -410,6 +415,13 @@ def _model_effects(spec: ModelSpec, design: Design, model_sd: pt.TensorVariable
 
     A model whose compute is an estimate has its effect merged into its latent
     compute (the two are not separable), so only the other models get one.
+    With ``structure.model_effects_within_family = "detrended"``,
+    :math:`\eta = \sigma_\eta Q z`, where :math:`Q` projects each family's models
+    (compute known) off the constant and their log compute: the family's mean
+    is its family effect and its linear trend in compute its scale slope, so the
+    model effects keep only what neither carries (curvature, one model's quirk),
+    and a family of one or two such models has none.
+
     Non-centred (:math:`\eta = \sigma_\eta z`) by default; centred when
     ``"model_effect"`` is in ``structure.centred_effects``: a model measured on
     dozens of benchmarks has its effect pinned down by its rows, where the
@@ -419,6 +431,9 @@ def _model_effects(spec: ModelSpec, design: Design, model_sd: pt.TensorVariable
     n_model = len(design.coords["model"])
     latent = (design.latent_model_index if s.latent_compute
               else np.zeros(0, dtype=np.int64))
+    if s.model_effects_within_family == "detrended":
+        z = pm.Normal("model_effect_z", 0.0, 1.0, dims="model")
+        return model_sd * pt.dot(pt.as_tensor_variable(detrend_within_families(design, latent)), z)
     if "model_effect" not in s.centred_effects:
         eta = model_sd * pm.Normal("model_effect_z", 0.0, 1.0, dims="model")
         return pt.set_subtensor(eta[latent], 0.0) if len(latent) else eta
@@ -428,6 +443,38 @@ def _model_effects(spec: ModelSpec, design: Design, model_sd: pt.TensorVariable
         model.add_coord("effect_model", [design.coords["model"][i] for i in free])
     eta_free = pm.Normal("model_effect_centred", 0.0, model_sd, dims="effect_model")
     return pt.set_subtensor(pt.zeros(n_model)[free], eta_free)
+
+
+def detrend_within_families(design: Design, latent: np.ndarray) -> np.ndarray:
+    r"""Return the projection that removes each family's mean and log-compute trend.
+
+    Parameters
+    ----------
+    design
+        Coordinates and index arrays of the evaluation table.
+    latent
+        Positions of the models whose compute is latent (they get no model effect).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(model, model)``, block diagonal by family: for a family's models
+        with known compute, :math:`I - X (X^T X)^{-1} X^T` with
+        :math:`X = [1, \log_{10} C]`; zero for a family with fewer than three
+        such models and for latent models.
+    """
+    n_model = len(design.coords["model"])
+    q = np.zeros((n_model, n_model))
+    known = np.setdiff1d(np.arange(n_model), latent)
+    for f in np.unique(design.model_family[known]):
+        idx = known[design.model_family[known] == f]
+        if len(idx) < 3:
+            continue
+        x = design.model_log10_flop[idx]
+        basis = np.column_stack([np.ones(len(idx)), x - x.mean()])
+        hat = basis @ np.linalg.pinv(basis)
+        q[np.ix_(idx, idx)] = np.eye(len(idx)) - hat
+    return q
 
 
 def _floor(spec: ModelSpec, design: Design) -> tuple[pt.TensorVariable, pt.TensorVariable,
@@ -653,6 +700,34 @@ def benchmark_family_share(design: Design, rows: np.ndarray | None = None) -> np
               1.0)
     total = share.sum(axis=1, keepdims=True)
     return np.divide(share, total, out=np.zeros_like(share), where=total > 0)
+
+
+def _anchored_log_slope(spec: ModelSpec, design: Design, family_scale: pt.TensorVariable,
+                        rows: np.ndarray | None, nu: float | None) -> pt.TensorVariable:
+    r"""Return the benchmarks' log slopes, sampled as their own families' compute sees them.
+
+    With family scale slopes a family's effective compute grows as
+    :math:`(1 + \lambda_f)(x - x_{ref})`, so a benchmark measured by one family pins
+    down :math:`\alpha_b (1 + \lambda_f)`: its slope and that family's scale slope
+    trade off, and every such benchmark's slope moves with :math:`\lambda_f` (on
+    the bundled data GPT-3's, against its ~60 GPT-3-only benchmarks). The free
+    variable is :math:`\lambda'_b = \log\alpha_b + \bar\lambda_b`,
+    :math:`\bar\lambda_b = \sum_f w_{bf}\lambda_f` (row shares,
+    :func:`benchmark_family_share`), with prior
+    :math:`N(\mu_\alpha + \bar\lambda_b, \sigma_\alpha)` (or the Student-t), and
+    :math:`\log\alpha_b = \lambda'_b - \bar\lambda_b`: a shift given the
+    :math:`\lambda_f` (Jacobian 1), so the model is unchanged (the first-order form
+    of :math:`\log(1 + \bar\lambda_b)`, exact as a change of coordinates at any
+    :math:`\lambda`). Centred, as the log slopes are wherever this is used.
+    """
+    on_bench = pt.dot(benchmark_family_share(design, rows), family_scale)
+    mean, sd = _prior(spec, "log_slope_mean"), _prior(spec, "log_slope_sd")
+    if nu is not None:
+        anchored = pm.StudentT("log_slope_anchored", nu=nu, mu=mean + on_bench, sigma=sd,
+                               dims="benchmark")
+    else:
+        anchored = pm.Normal("log_slope_anchored", mean + on_bench, sd, dims="benchmark")
+    return anchored - on_bench
 
 
 def _anchored_logit_at_ref(spec: ModelSpec, design: Design, family_effect: pt.TensorVariable,

@@ -37,6 +37,8 @@ ADDED_SWITCHES: tuple[tuple[str, str, Any], ...] = (
     ("structure", "generative_floor_max", None),
     ("structure", "offset_centring", "model"),
     ("structure", "family_floor", False),
+    ("structure", "model_effects_within_family", "free"),
+    ("structure", "anchor_family_scale_slopes", False),
 )
 Floor = Literal["chance", "zero", "learned"]
 #: The curve's shape: ``logistic`` is symmetric; ``loglog`` (Gumbel, exp(-exp(-z))) leaves
@@ -44,6 +46,10 @@ Floor = Literal["chance", "zero", "learned"]
 Link = Literal["logistic", "loglog"]
 SlopePopulation = Literal["normal", "student_t"]
 ScaleCompute = Literal["raw", "effective"]
+#: ``free``: each model effect is N(0, model_sd). ``detrended``: within each family the model
+#: effects have no mean and no linear trend in compute (the family effect and the family's
+#: scale slope carry those), so they cannot trade against them.
+ModelEffectsWithin = Literal["free", "detrended"]
 Likelihood = Literal["beta_binomial", "binomial"]
 Concentration = Literal["per_benchmark", "global"]
 SamplerName = Literal["nutpie", "pymc"]
@@ -123,6 +129,7 @@ class Structure:
     anchor_family_effects: bool = False
     anchor_enhancement_shifts: bool = False
     model_effects: bool = False
+    model_effects_within_family: ModelEffectsWithin = "free"
     family_scale_slopes: bool = False
     family_scale_population: SlopePopulation = "normal"
     family_scale_population_nu: float = 3.0
@@ -135,6 +142,7 @@ class Structure:
     scale_compute: ScaleCompute = "raw"
     offset_centring: OffsetCentring = "model"
     family_floor: bool = False
+    anchor_family_scale_slopes: bool = False
 
     def uses(self, prior_switch: str) -> bool:
         """Return whether the switch a variant prior belongs to is on (see VARIANT_PRIORS)."""
@@ -307,6 +315,18 @@ class ModelSpec:
         if structure.family_floor and structure.floor != "learned":
             raise SpecError(f"{source}: structure.family_floor needs structure.floor = "
                             "\"learned\" (it moves a learned floor per family)")
+        if structure.model_effects_within_family == "detrended" and not (
+                structure.model_effects and structure.family_effects
+                and structure.family_scale_slopes):
+            raise SpecError(f"{source}: structure.model_effects_within_family = \"detrended\" "
+                            "needs structure.model_effects, structure.family_effects and "
+                            "structure.family_scale_slopes = true (the mean and the trend it "
+                            "removes from the model effects are theirs)")
+        if structure.anchor_family_scale_slopes and not (
+                structure.family_scale_slopes and "log_slope" in structure.centred_effects):
+            raise SpecError(f"{source}: structure.anchor_family_scale_slopes needs "
+                            "structure.family_scale_slopes = true and \"log_slope\" in "
+                            "structure.centred_effects (it anchors centred log slopes on them)")
         if structure.slope_max is not None and not structure.slope_max > 0:
             raise SpecError(f"{source}: structure.slope_max must be > 0 logits per decade "
                             "(or left out for no cap)")

@@ -570,3 +570,32 @@ def test_detrended_model_effects_have_no_family_mean_or_compute_trend(design):
     data["priors"].pop("family_scale_sd")
     with pytest.raises(SpecError, match="detrended"):
         ModelSpec.from_dict(data, "x.toml")
+
+
+def test_detrended_model_effects_leave_a_held_out_model_free(design):
+    # In a masked fit a model without a training row draws sigma_eta * z, as a new model of its
+    # family would, and the projection is over the training models of each family only.
+    from ceg.model import detrend_within_families
+
+    spec = ModelSpec.load("profiles_family_scale_genfloor")
+    detrended = dataclasses.replace(spec, structure=dataclasses.replace(
+        spec.structure, model_effects_within_family="detrended"))
+    fam, x = design.model_family, design.model_log10_flop
+    latent = design.latent_model_index
+    known = np.setdiff1d(np.arange(len(design.coords["model"])), latent)
+    sizes = pd.Series(fam[known]).value_counts()
+    family = sizes.index[sizes >= 4][0]  # three training models remain: still detrended
+    members = known[fam[known] == family]
+    held = members[np.argmax(x[members])]
+    held_out = (design.obs_model == held)
+    model = build_model(detrended, design, held_out)
+    point = _jittered_point(model, 4)
+    eta, sd = _at_point(model, [model["model_effect"], model["model_effect_sd"]
+                                if "model_effect_sd" in model.named_vars
+                                else model["model_sd"]], point)
+    np.testing.assert_allclose(eta[held], sd * point["model_effect_z"][held], rtol=1e-12)
+    rest = np.setdiff1d(members, [held])
+    assert abs(eta[rest].sum()) < 1e-10
+    assert abs(eta[rest] @ (x[rest] - x[rest].mean())) < 1e-10
+    trained = np.unique(design.obs_model[~held_out])
+    np.testing.assert_allclose(detrend_within_families(design, latent, trained)[held, held], 1.0)

@@ -178,7 +178,7 @@ def build_model(spec: ModelSpec, design: Design,
         if model_sd is not None:
             # Tried and not kept: centring eta within families and removing its trend with
             # compute (docs/model.md, "Structural variants").
-            eta = _model_effects(spec, design, model_sd)
+            eta = _model_effects(spec, design, model_sd, training_rows)
         else:
             eta = pt.zeros(len(c["model"]))
         pm.Deterministic("model_effect", eta, dims="model")
@@ -409,8 +409,8 @@ def _family_effects_with_data_free(model: pm.Model, design: Design, data_free: n
     return pt.set_subtensor(fam[data_free], without)
 
 
-def _model_effects(spec: ModelSpec, design: Design, model_sd: pt.TensorVariable
-                   ) -> pt.TensorVariable:
+def _model_effects(spec: ModelSpec, design: Design, model_sd: pt.TensorVariable,
+                   rows: np.ndarray | None = None) -> pt.TensorVariable:
     r"""Return each model's effect :math:`\eta_m \sim N(0, \sigma_\eta)`, 0 where compute is latent.
 
     A model whose compute is an estimate has its effect merged into its latent
@@ -433,7 +433,9 @@ def _model_effects(spec: ModelSpec, design: Design, model_sd: pt.TensorVariable
               else np.zeros(0, dtype=np.int64))
     if s.model_effects_within_family == "detrended":
         z = pm.Normal("model_effect_z", 0.0, 1.0, dims="model")
-        return model_sd * pt.dot(pt.as_tensor_variable(detrend_within_families(design, latent)), z)
+        trained = None if rows is None else np.unique(design.obs_model[rows])
+        q = detrend_within_families(design, latent, trained)
+        return model_sd * pt.dot(pt.as_tensor_variable(q), z)
     if "model_effect" not in s.centred_effects:
         eta = model_sd * pm.Normal("model_effect_z", 0.0, 1.0, dims="model")
         return pt.set_subtensor(eta[latent], 0.0) if len(latent) else eta
@@ -445,7 +447,8 @@ def _model_effects(spec: ModelSpec, design: Design, model_sd: pt.TensorVariable
     return pt.set_subtensor(pt.zeros(n_model)[free], eta_free)
 
 
-def detrend_within_families(design: Design, latent: np.ndarray) -> np.ndarray:
+def detrend_within_families(design: Design, latent: np.ndarray,
+                            trained: np.ndarray | None = None) -> np.ndarray:
     r"""Return the projection that removes each family's mean and log-compute trend.
 
     Parameters
@@ -454,6 +457,10 @@ def detrend_within_families(design: Design, latent: np.ndarray) -> np.ndarray:
         Coordinates and index arrays of the evaluation table.
     latent
         Positions of the models whose compute is latent (they get no model effect).
+    trained
+        Positions of the models with a training row (a masked fit's); ``None``: all.
+        The others (held-out models) keep a free effect :math:`\sigma_\eta z`, as a
+        new model of the family draws, and do not enter their family's projection.
 
     Returns
     -------
@@ -461,11 +468,16 @@ def detrend_within_families(design: Design, latent: np.ndarray) -> np.ndarray:
         Shape ``(model, model)``, block diagonal by family: for a family's models
         with known compute, :math:`I - X (X^T X)^{-1} X^T` with
         :math:`X = [1, \log_{10} C]`; zero for a family with fewer than three
-        such models and for latent models.
+        such models and for latent models; the identity for models without a
+        training row (``trained``).
     """
     n_model = len(design.coords["model"])
     q = np.zeros((n_model, n_model))
     known = np.setdiff1d(np.arange(n_model), latent)
+    if trained is not None:
+        untrained = np.setdiff1d(known, trained)
+        q[untrained, untrained] = 1.0
+        known = np.intersect1d(known, trained)
     for f in np.unique(design.model_family[known]):
         idx = known[design.model_family[known] == f]
         if len(idx) < 3:

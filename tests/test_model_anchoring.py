@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import pytest
 import xarray as xr
 
@@ -196,3 +197,46 @@ def test_anchoring_the_log_slopes_on_family_scale_slopes_keeps_the_model():
                                            if e != "log_slope"]
     with pytest.raises(ceg.errors.SpecError, match="anchor_family_scale_slopes"):
         ModelSpec.from_dict(bad, "x.toml")
+
+
+def test_anchoring_the_log_slopes_on_the_model_effects_trend_keeps_the_model():
+    # structure.anchor_model_effect_trend samples log alpha_b + sum_f w_bf c_f, c_f the
+    # least-squares trend of family f's model effects in log compute: the same model (equal
+    # slopes and log density at corresponding points), and the weights recover a linear trend.
+    from ceg.model import model_effect_trend_weights
+
+    reg = ceg.load_registries()
+    t = ceg.load_dataset(reg)
+    design = make_design(t[t["benchmark"].isin(["GSM8K", "SVAMP", "BoolQ", "COPA"])], reg)
+    h = model_effect_trend_weights(design)
+    x = design.model_log10_flop
+    known = np.asarray(design.model_log10_sd) == 0
+    trend = h @ np.where(known, 0.3 + 0.2 * x, 0.0)
+    per_family = pd.Series(known).groupby(design.model_family).sum()
+    several = per_family.index[per_family >= 2].to_numpy()
+    assert len(several) and (per_family < 2).any()
+    spread = [np.ptp(x[known & (design.model_family == f)]) > 0 for f in several]
+    np.testing.assert_allclose(trend[several[spread]], 0.2, atol=1e-10)
+    np.testing.assert_allclose(np.delete(trend, several[spread]), 0.0, atol=1e-12)
+
+    spec = ModelSpec.load("profiles_family_scale_genfloor")
+    on = replace(spec, structure=replace(spec.structure, anchor_model_effect_trend=True))
+    m_off, m_on = build_model(spec, design), build_model(on, design)
+    share = benchmark_family_share(design)
+    logp_off, logp_on = m_off.compile_logp(), m_on.compile_logp()
+
+    def fn(m, name):
+        return m.compile_fn(m.replace_rvs_by_values([m[name]])[0], inputs=m.value_vars,
+                            on_unused_input="ignore")
+
+    slope_off, slope_on, eta_fn = fn(m_off, "slope"), fn(m_on, "slope"), fn(m_off, "model_effect")
+    rng = np.random.default_rng(4)
+    diffs = []
+    for _ in range(3):
+        point = {k: v + rng.normal(0, 0.5, np.shape(v)) for k, v in
+                 m_off.initial_point().items()}
+        on_point = {k: v for k, v in point.items() if k != "log_slope_centred"}
+        on_point["log_slope_anchored"] = point["log_slope_centred"] + share @ (h @ eta_fn(point))
+        np.testing.assert_allclose(slope_on(on_point), slope_off(point), rtol=1e-12)
+        diffs.append(logp_on(on_point) - logp_off(point))
+    np.testing.assert_allclose(diffs, 0.0, atol=1e-8)

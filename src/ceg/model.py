@@ -224,8 +224,14 @@ def build_model(spec: ModelSpec, design: Design,
         # The curve is parameterised by its logit at x_ref and its slope, which the
         # data pin down nearly independently; the midpoint is derived from them.
         nu = s.slope_population_nu if s.slope_population == "student_t" else None
-        if s.anchor_family_scale_slopes:
-            log_slope = _anchored_log_slope(spec, design, lam, training_rows, nu)
+        if s.anchor_family_scale_slopes or s.anchor_model_effect_trend:
+            per_family = pt.zeros(len(c["family"]))
+            if s.anchor_family_scale_slopes:
+                per_family = per_family + lam
+            if s.anchor_model_effect_trend:
+                per_family = per_family + pt.dot(pt.as_tensor_variable(
+                    model_effect_trend_weights(design, training_rows)), eta)
+            log_slope = _anchored_log_slope(spec, design, per_family, training_rows, nu)
         else:
             log_slope = _pooled(spec, "log_slope", "log_slope_mean", "log_slope_sd",
                                 "benchmark", n_bench, student_t_nu=nu)
@@ -714,9 +720,51 @@ def benchmark_family_share(design: Design, rows: np.ndarray | None = None) -> np
     return np.divide(share, total, out=np.zeros_like(share), where=total > 0)
 
 
+def model_effect_trend_weights(design: Design, rows: np.ndarray | None = None) -> np.ndarray:
+    r"""Return the weights that give each family's trend of model effects in log compute.
+
+    :math:`c_f = \sum_{m \in f} h_{fm}\eta_m`, the least-squares slope of the
+    model effects of family :math:`f`'s models with a training row and known compute
+    on their log10 compute, :math:`h_{fm} = (x_m - \bar x_f)/\sum_{m'} (x_{m'} - \bar x_f)^2`;
+    zero for a family with fewer than two such models or one compute. A trend
+    :math:`c_f` stretches the family's compute spacing by :math:`1 + c_f`, which the
+    slopes of benchmarks measured by that family alone trade against one for one.
+
+    Parameters
+    ----------
+    design
+        Coordinates and index arrays of the evaluation table.
+    rows
+        Positions of the training observations; ``None``: all.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(family, model)``.
+    """
+    rows = np.arange(design.n_obs) if rows is None else np.asarray(rows)
+    n_model = len(design.coords["model"])
+    known = np.zeros(n_model, dtype=bool)
+    known[np.unique(design.obs_model[rows])] = True
+    known &= np.asarray(design.model_log10_sd) == 0
+    h = np.zeros((len(design.coords["family"]), n_model))
+    for f in np.unique(design.model_family[known]):
+        idx = np.flatnonzero(known & (design.model_family == f))
+        x = design.model_log10_flop[idx] - design.model_log10_flop[idx].mean()
+        if len(idx) >= 2 and (x @ x) > 0:
+            h[f, idx] = x / (x @ x)
+    return h
+
+
 def _anchored_log_slope(spec: ModelSpec, design: Design, family_scale: pt.TensorVariable,
                         rows: np.ndarray | None, nu: float | None) -> pt.TensorVariable:
     r"""Return the benchmarks' log slopes, sampled as their own families' compute sees them.
+
+    ``family_scale`` is the per-family stretch of compute that a benchmark's slope
+    trades against: the family scale slopes :math:`\lambda_f`
+    (``anchor_family_scale_slopes``), the trend of the family's model effects
+    :math:`c_f` (``anchor_model_effect_trend``, :func:`model_effect_trend_weights`),
+    or their sum; written for :math:`\lambda_f` below.
 
     With family scale slopes a family's effective compute grows as
     :math:`(1 + \lambda_f)(x - x_{ref})`, so a benchmark measured by one family pins

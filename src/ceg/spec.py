@@ -39,6 +39,7 @@ ADDED_SWITCHES: tuple[tuple[str, str, Any], ...] = (
     ("structure", "family_floor", False),
     ("structure", "model_effects_within_family", "free"),
     ("structure", "anchor_family_scale_slopes", False),
+    ("structure", "anchor_model_effect_trend", False),
 )
 Floor = Literal["chance", "zero", "learned"]
 #: The curve's shape: ``logistic`` is symmetric; ``loglog`` (Gumbel, exp(-exp(-z))) leaves
@@ -143,6 +144,7 @@ class Structure:
     offset_centring: OffsetCentring = "model"
     family_floor: bool = False
     anchor_family_scale_slopes: bool = False
+    anchor_model_effect_trend: bool = False
 
     def uses(self, prior_switch: str) -> bool:
         """Return whether the switch a variant prior belongs to is on (see VARIANT_PRIORS)."""
@@ -327,6 +329,12 @@ class ModelSpec:
             raise SpecError(f"{source}: structure.anchor_family_scale_slopes needs "
                             "structure.family_scale_slopes = true and \"log_slope\" in "
                             "structure.centred_effects (it anchors centred log slopes on them)")
+        if structure.anchor_model_effect_trend and not (
+                structure.model_effects and "log_slope" in structure.centred_effects):
+            raise SpecError(f"{source}: structure.anchor_model_effect_trend needs "
+                            "structure.model_effects = true and \"log_slope\" in "
+                            "structure.centred_effects (it anchors centred log slopes on the "
+                            "model effects' trend)")
         if structure.slope_max is not None and not structure.slope_max > 0:
             raise SpecError(f"{source}: structure.slope_max must be > 0 logits per decade "
                             "(or left out for no cap)")

@@ -240,3 +240,47 @@ def test_anchoring_the_log_slopes_on_the_model_effects_trend_keeps_the_model():
         np.testing.assert_allclose(slope_on(on_point), slope_off(point), rtol=1e-12)
         diffs.append(logp_on(on_point) - logp_off(point))
     np.testing.assert_allclose(diffs, 0.0, atol=1e-8)
+
+
+def test_anchoring_the_logits_on_the_model_effects_line_keeps_the_model():
+    # structure.anchor_model_effect_line samples l_b + alpha_b sum_f w_bf (delta_f + eta_f(x_ref)),
+    # eta_f(x_ref) the family's least-squares line of model effects read at x_ref: the same
+    # model, and the weights read a linear function of compute at x_ref.
+    from ceg.model import model_effect_line_weights
+
+    reg = ceg.load_registries()
+    t = ceg.load_dataset(reg)
+    design = make_design(t[t["benchmark"].isin(["GSM8K", "SVAMP", "BoolQ", "COPA"])], reg)
+    spec = ModelSpec.load("profiles_family_scale_genfloor")
+    w = model_effect_line_weights(design, spec.x_ref)
+    x = design.model_log10_flop
+    known = np.asarray(design.model_log10_sd) == 0
+    line = w @ np.where(known, 0.3 + 0.2 * (x - spec.x_ref), 0.0)
+    for f in range(len(design.coords["family"])):
+        xs = x[known & (design.model_family == f)]
+        if len(xs) and np.ptp(xs) > 0:
+            np.testing.assert_allclose(line[f], 0.3, atol=1e-10)
+        elif len(xs):
+            np.testing.assert_allclose(line[f], 0.3 + 0.2 * (xs.mean() - spec.x_ref), atol=1e-10)
+        else:
+            assert line[f] == 0.0
+    on = replace(spec, structure=replace(spec.structure, anchor_model_effect_line=True))
+    m_off, m_on = build_model(spec, design), build_model(on, design)
+    share = benchmark_family_share(design)
+    logp_off, logp_on = m_off.compile_logp(), m_on.compile_logp()
+    names = ("logit_at_ref", "slope", "family_effect", "model_effect")
+    natural = m_off.compile_fn(m_off.replace_rvs_by_values([m_off[n] for n in names]),
+                               inputs=m_off.value_vars, on_unused_input="ignore")
+    logit_on = m_on.compile_fn(m_on.replace_rvs_by_values([m_on["logit_at_ref"]])[0],
+                               inputs=m_on.value_vars, on_unused_input="ignore")
+    rng = np.random.default_rng(5)
+    diffs = []
+    for _ in range(3):
+        point = {k: v + rng.normal(0, 0.5, np.shape(v)) for k, v in
+                 m_off.initial_point().items()}
+        logit, slope, fam, eta = natural(point)
+        on_point = dict(point)
+        on_point["logit_at_ref_anchored"] = logit + slope * (share @ (fam + w @ eta))
+        np.testing.assert_allclose(logit_on(on_point), logit, rtol=1e-10, atol=1e-10)
+        diffs.append(logp_on(on_point) - logp_off(point))
+    np.testing.assert_allclose(diffs, 0.0, atol=1e-8)

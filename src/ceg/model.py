@@ -238,7 +238,12 @@ def build_model(spec: ModelSpec, design: Design,
         slope = pm.Deterministic("slope", engine.benchmark_slope(log_slope, s.slope_max, pt),
                                  dims="benchmark")
         if s.anchor_family_effects and "logit_at_ref" in s.centred_effects:
-            logit_ref = _anchored_logit_at_ref(spec, design, fam, slope, training_rows)
+            family_shift = fam
+            if s.anchor_model_effect_line:
+                # each family's line of model effects read at x_ref (mean and trend)
+                family_shift = fam + pt.dot(pt.as_tensor_variable(
+                    model_effect_line_weights(design, x_ref, training_rows)), eta)
+            logit_ref = _anchored_logit_at_ref(spec, design, family_shift, slope, training_rows)
         else:
             logit_ref = _pooled(spec, "logit_at_ref", "logit_ref_mean", "logit_ref_sd",
                                 "benchmark", n_bench)
@@ -754,6 +759,36 @@ def model_effect_trend_weights(design: Design, rows: np.ndarray | None = None) -
         if len(idx) >= 2 and (x @ x) > 0:
             h[f, idx] = x / (x @ x)
     return h
+
+
+def model_effect_line_weights(design: Design, x_ref: float,
+                              rows: np.ndarray | None = None) -> np.ndarray:
+    r"""Return the weights that read each family's line of model effects at ``x_ref``.
+
+    :math:`\hat\eta_f(x_{ref}) = \bar\eta_f + c_f (x_{ref} - \bar x_f)`, the
+    least-squares line of family :math:`f`'s model effects (models with a training
+    row and known compute) in log compute, with :math:`c_f` from
+    :func:`model_effect_trend_weights`; the mean alone for a family of one compute.
+    A benchmark measured by family :math:`f` alone pins down its logit at
+    :math:`x_{ref}` plus :math:`\alpha_b(\delta_f + \hat\eta_f(x_{ref}))`
+    (``anchor_model_effect_line`` anchors the logits on it).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(family, model)``.
+    """
+    rows = np.arange(design.n_obs) if rows is None else np.asarray(rows)
+    n_model = len(design.coords["model"])
+    known = np.zeros(n_model, dtype=bool)
+    known[np.unique(design.obs_model[rows])] = True
+    known &= np.asarray(design.model_log10_sd) == 0
+    weights = model_effect_trend_weights(design, rows)
+    for f in np.unique(design.model_family[known]):
+        idx = np.flatnonzero(known & (design.model_family == f))
+        x_bar = design.model_log10_flop[idx].mean()
+        weights[f, idx] = 1.0 / len(idx) + (x_ref - x_bar) * weights[f, idx]
+    return weights
 
 
 def _anchored_log_slope(spec: ModelSpec, design: Design, family_scale: pt.TensorVariable,

@@ -40,6 +40,7 @@ ADDED_SWITCHES: tuple[tuple[str, str, Any], ...] = (
     ("structure", "model_effects_within_family", "free"),
     ("structure", "anchor_family_scale_slopes", False),
     ("structure", "anchor_model_effect_trend", False),
+    ("structure", "anchor_model_effect_line", False),
 )
 Floor = Literal["chance", "zero", "learned"]
 #: The curve's shape: ``logistic`` is symmetric; ``loglog`` (Gumbel, exp(-exp(-z))) leaves
@@ -145,6 +146,7 @@ class Structure:
     family_floor: bool = False
     anchor_family_scale_slopes: bool = False
     anchor_model_effect_trend: bool = False
+    anchor_model_effect_line: bool = False
 
     def uses(self, prior_switch: str) -> bool:
         """Return whether the switch a variant prior belongs to is on (see VARIANT_PRIORS)."""
@@ -335,6 +337,13 @@ class ModelSpec:
                             "structure.model_effects = true and \"log_slope\" in "
                             "structure.centred_effects (it anchors centred log slopes on the "
                             "model effects' trend)")
+        if structure.anchor_model_effect_line and not (
+                structure.model_effects and structure.anchor_family_effects
+                and "logit_at_ref" in structure.centred_effects):
+            raise SpecError(f"{source}: structure.anchor_model_effect_line needs "
+                            "structure.model_effects and structure.anchor_family_effects = "
+                            "true and \"logit_at_ref\" in structure.centred_effects (it "
+                            "extends the logits' anchoring on the family effects)")
         if structure.slope_max is not None and not structure.slope_max > 0:
             raise SpecError(f"{source}: structure.slope_max must be > 0 logits per decade "
                             "(or left out for no cap)")

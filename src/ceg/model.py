@@ -725,6 +725,14 @@ def benchmark_family_share(design: Design, rows: np.ndarray | None = None) -> np
     return np.divide(share, total, out=np.zeros_like(share), where=total > 0)
 
 
+def _trained_known_compute(design: Design, rows: np.ndarray | None) -> np.ndarray:
+    """Return, per model, whether it has a training row (at ``rows``) and a known compute."""
+    rows = np.arange(design.n_obs) if rows is None else np.asarray(rows)
+    known = np.zeros(len(design.coords["model"]), dtype=bool)
+    known[np.unique(design.obs_model[rows])] = True
+    return known & (np.asarray(design.model_log10_sd) == 0)
+
+
 def model_effect_trend_weights(design: Design, rows: np.ndarray | None = None) -> np.ndarray:
     r"""Return the weights that give each family's trend of model effects in log compute.
 
@@ -747,12 +755,8 @@ def model_effect_trend_weights(design: Design, rows: np.ndarray | None = None) -
     numpy.ndarray
         Shape ``(family, model)``.
     """
-    rows = np.arange(design.n_obs) if rows is None else np.asarray(rows)
-    n_model = len(design.coords["model"])
-    known = np.zeros(n_model, dtype=bool)
-    known[np.unique(design.obs_model[rows])] = True
-    known &= np.asarray(design.model_log10_sd) == 0
-    h = np.zeros((len(design.coords["family"]), n_model))
+    known = _trained_known_compute(design, rows)
+    h = np.zeros((len(design.coords["family"]), len(known)))
     for f in np.unique(design.model_family[known]):
         idx = np.flatnonzero(known & (design.model_family == f))
         x = design.model_log10_flop[idx] - design.model_log10_flop[idx].mean()
@@ -778,11 +782,7 @@ def model_effect_line_weights(design: Design, x_ref: float,
     numpy.ndarray
         Shape ``(family, model)``.
     """
-    rows = np.arange(design.n_obs) if rows is None else np.asarray(rows)
-    n_model = len(design.coords["model"])
-    known = np.zeros(n_model, dtype=bool)
-    known[np.unique(design.obs_model[rows])] = True
-    known &= np.asarray(design.model_log10_sd) == 0
+    known = _trained_known_compute(design, rows)
     weights = model_effect_trend_weights(design, rows)
     for f in np.unique(design.model_family[known]):
         idx = np.flatnonzero(known & (design.model_family == f))

@@ -575,10 +575,8 @@ def _family_floor(spec: ModelSpec, design: Design, psi: pt.TensorVariable, cap: 
     row (a held-out family) keep an uncentred draw, as a new family does. Reported
     as ``family_floor`` (dims ``family_benchmark``).
     """
-    c = design.coords
-    n_pair = len(c["family_benchmark"])
-    pair_bench = np.zeros(n_pair, dtype=np.int64)
-    pair_bench[design.obs_family_benchmark] = design.obs_benchmark
+    pair_bench, _ = pair_benchmark_family(design)
+    n_pair = len(pair_bench)
     seen = np.zeros(n_pair, dtype=bool)
     seen[design.obs_family_benchmark[rows]] = True
     learned = cap[pair_bench] > 0
@@ -655,12 +653,18 @@ def sole_family_pairs(design: Design, rows: np.ndarray) -> np.ndarray:
     is flagged when its family holds all of its benchmark's rows there
     (:func:`benchmark_family_share` is 1).
     """
+    pair_bench, pair_family = pair_benchmark_family(design)
+    return benchmark_family_share(design, rows)[pair_bench, pair_family] == 1.0
+
+
+def pair_benchmark_family(design: Design) -> tuple[np.ndarray, np.ndarray]:
+    """Return the benchmark and the family of each (family, benchmark) pair, as indices."""
     n_pair = len(design.coords["family_benchmark"])
     pair_bench = np.zeros(n_pair, dtype=np.int64)
     pair_family = np.zeros(n_pair, dtype=np.int64)
     pair_bench[design.obs_family_benchmark] = design.obs_benchmark
     pair_family[design.obs_family_benchmark] = design.model_family[design.obs_model]
-    return benchmark_family_share(design, rows)[pair_bench, pair_family] == 1.0
+    return pair_bench, pair_family
 
 
 def _residual_family_benchmark(design: Design, rows: np.ndarray

@@ -199,18 +199,38 @@ def test_anchoring_the_log_slopes_on_family_scale_slopes_keeps_the_model():
         ModelSpec.from_dict(bad, "x.toml")
 
 
-def test_anchoring_the_log_slopes_on_the_model_effects_trend_keeps_the_model():
+def _deviation_fn(m, design, include_latent):
+    """A function of a point: the model effects, plus each model's compute minus its estimate
+    when ``include_latent`` (zero for a known compute): what the trend and line are taken over."""
+    names = ["model_effect", "log10_flop"]
+    fn = m.compile_fn(m.replace_rvs_by_values([m[n] for n in names]), inputs=m.value_vars,
+                      on_unused_input="ignore")
+
+    def deviation(point):
+        eta, x = fn(point)
+        return eta + (x - design.model_log10_flop) * include_latent
+    return deviation
+
+
+@pytest.mark.parametrize("include_latent", [False, True])
+def test_anchoring_the_log_slopes_on_the_model_effects_trend_keeps_the_model(include_latent):
     # structure.anchor_model_effect_trend samples log alpha_b + sum_f w_bf c_f, c_f the
-    # least-squares trend of family f's model effects in log compute: the same model (equal
-    # slopes and log density at corresponding points), and the weights recover a linear trend.
+    # least-squares trend of family f's model effects in log compute (with
+    # anchor_latent_deviation also of the latent-compute models' deviation from their
+    # estimate): the same model (equal slopes and log density at corresponding points), and
+    # the weights recover a linear trend over the models they take.
     from ceg.model import model_effect_trend_weights
 
     reg = ceg.load_registries()
     t = ceg.load_dataset(reg)
     design = make_design(t[t["benchmark"].isin(["GSM8K", "SVAMP", "BoolQ", "COPA"])], reg)
-    h = model_effect_trend_weights(design)
+    h = model_effect_trend_weights(design, include_latent=include_latent)
     x = design.model_log10_flop
-    known = np.asarray(design.model_log10_sd) == 0
+    known = (np.asarray(design.model_log10_sd) == 0) | include_latent
+    if include_latent:  # Codex: every model's compute latent, so it has a trend only here
+        codex = design.coords["family"].index("Codex")
+        assert (np.asarray(design.model_log10_sd)[design.model_family == codex] > 0).all()
+        assert h[codex].any()
     trend = h @ np.where(known, 0.3 + 0.2 * x, 0.0)
     per_family = pd.Series(known).groupby(design.model_family).sum()
     several = per_family.index[per_family >= 2].to_numpy()
@@ -220,7 +240,8 @@ def test_anchoring_the_log_slopes_on_the_model_effects_trend_keeps_the_model():
     np.testing.assert_allclose(np.delete(trend, several[spread]), 0.0, atol=1e-12)
 
     spec = ModelSpec.load("profiles_family_scale_genfloor")
-    on = replace(spec, structure=replace(spec.structure, anchor_model_effect_trend=True))
+    on = replace(spec, structure=replace(spec.structure, anchor_model_effect_trend=True,
+                                         anchor_latent_deviation=include_latent))
     m_off, m_on = build_model(spec, design), build_model(on, design)
     share = benchmark_family_share(design)
     logp_off, logp_on = m_off.compile_logp(), m_on.compile_logp()
@@ -229,32 +250,35 @@ def test_anchoring_the_log_slopes_on_the_model_effects_trend_keeps_the_model():
         return m.compile_fn(m.replace_rvs_by_values([m[name]])[0], inputs=m.value_vars,
                             on_unused_input="ignore")
 
-    slope_off, slope_on, eta_fn = fn(m_off, "slope"), fn(m_on, "slope"), fn(m_off, "model_effect")
+    slope_off, slope_on = fn(m_off, "slope"), fn(m_on, "slope")
+    deviation = _deviation_fn(m_off, design, include_latent)
     rng = np.random.default_rng(4)
     diffs = []
     for _ in range(3):
         point = {k: v + rng.normal(0, 0.5, np.shape(v)) for k, v in
                  m_off.initial_point().items()}
         on_point = {k: v for k, v in point.items() if k != "log_slope_centred"}
-        on_point["log_slope_anchored"] = point["log_slope_centred"] + share @ (h @ eta_fn(point))
+        on_point["log_slope_anchored"] = point["log_slope_centred"] + share @ (h @ deviation(point))
         np.testing.assert_allclose(slope_on(on_point), slope_off(point), rtol=1e-12)
         diffs.append(logp_on(on_point) - logp_off(point))
     np.testing.assert_allclose(diffs, 0.0, atol=1e-8)
 
 
-def test_anchoring_the_logits_on_the_model_effects_line_keeps_the_model():
+@pytest.mark.parametrize("include_latent", [False, True])
+def test_anchoring_the_logits_on_the_model_effects_line_keeps_the_model(include_latent):
     # structure.anchor_model_effect_line samples l_b + alpha_b sum_f w_bf (delta_f + eta_f(x_ref)),
-    # eta_f(x_ref) the family's least-squares line of model effects read at x_ref: the same
-    # model, and the weights read a linear function of compute at x_ref.
+    # eta_f(x_ref) the family's least-squares line of model effects read at x_ref (with
+    # anchor_latent_deviation the latent-compute models' deviations from their estimates
+    # included): the same model, and the weights read a linear function of compute at x_ref.
     from ceg.model import model_effect_line_weights
 
     reg = ceg.load_registries()
     t = ceg.load_dataset(reg)
     design = make_design(t[t["benchmark"].isin(["GSM8K", "SVAMP", "BoolQ", "COPA"])], reg)
     spec = ModelSpec.load("profiles_family_scale_genfloor")
-    w = model_effect_line_weights(design, spec.x_ref)
+    w = model_effect_line_weights(design, spec.x_ref, include_latent=include_latent)
     x = design.model_log10_flop
-    known = np.asarray(design.model_log10_sd) == 0
+    known = (np.asarray(design.model_log10_sd) == 0) | include_latent
     line = w @ np.where(known, 0.3 + 0.2 * (x - spec.x_ref), 0.0)
     for f in range(len(design.coords["family"])):
         xs = x[known & (design.model_family == f)]
@@ -264,11 +288,13 @@ def test_anchoring_the_logits_on_the_model_effects_line_keeps_the_model():
             np.testing.assert_allclose(line[f], 0.3 + 0.2 * (xs.mean() - spec.x_ref), atol=1e-10)
         else:
             assert line[f] == 0.0
-    on = replace(spec, structure=replace(spec.structure, anchor_model_effect_line=True))
+    on = replace(spec, structure=replace(spec.structure, anchor_model_effect_line=True,
+                                         anchor_latent_deviation=include_latent))
     m_off, m_on = build_model(spec, design), build_model(on, design)
     share = benchmark_family_share(design)
     logp_off, logp_on = m_off.compile_logp(), m_on.compile_logp()
-    names = ("logit_at_ref", "slope", "family_effect", "model_effect")
+    names = ("logit_at_ref", "slope", "family_effect")
+    deviation = _deviation_fn(m_off, design, include_latent)
     natural = m_off.compile_fn(m_off.replace_rvs_by_values([m_off[n] for n in names]),
                                inputs=m_off.value_vars, on_unused_input="ignore")
     logit_on = m_on.compile_fn(m_on.replace_rvs_by_values([m_on["logit_at_ref"]])[0],
@@ -278,9 +304,20 @@ def test_anchoring_the_logits_on_the_model_effects_line_keeps_the_model():
     for _ in range(3):
         point = {k: v + rng.normal(0, 0.5, np.shape(v)) for k, v in
                  m_off.initial_point().items()}
-        logit, slope, fam, eta = natural(point)
+        logit, slope, fam = natural(point)
         on_point = dict(point)
-        on_point["logit_at_ref_anchored"] = logit + slope * (share @ (fam + w @ eta))
+        on_point["logit_at_ref_anchored"] = logit + slope * (share @ (fam + w @ deviation(point)))
         np.testing.assert_allclose(logit_on(on_point), logit, rtol=1e-10, atol=1e-10)
         diffs.append(logp_on(on_point) - logp_off(point))
     np.testing.assert_allclose(diffs, 0.0, atol=1e-8)
+
+
+def test_latent_deviation_needs_a_line_or_trend_to_join():
+    # anchor_latent_deviation only changes what the trend and line are taken over: alone it
+    # would do nothing, so the spec refuses it and names what to turn on.
+    spec = ModelSpec.load("profiles_family_scale_genfloor").to_dict()
+    spec["structure"]["anchor_latent_deviation"] = True
+    with pytest.raises(ceg.errors.SpecError, match="anchor_latent_deviation needs"):
+        ModelSpec.from_dict(spec, "x.toml")
+    spec["structure"]["anchor_model_effect_trend"] = True
+    assert ModelSpec.from_dict(spec, "x.toml").structure.anchor_latent_deviation

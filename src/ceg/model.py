@@ -224,13 +224,21 @@ def build_model(spec: ModelSpec, design: Design,
         # The curve is parameterised by its logit at x_ref and its slope, which the
         # data pin down nearly independently; the midpoint is derived from them.
         nu = s.slope_population_nu if s.slope_population == "student_t" else None
+        # What the trend and line of model effects are taken over: the model effects, and
+        # with anchor_latent_deviation also each latent-compute model's deviation from its
+        # estimate (where its model effect went). A family whose compute is all latent
+        # (Codex) then has a line of w_m - x_hat_m, free of its family effect, which its
+        # rows do not see apart from the latent compute.
+        include_latent = s.anchor_latent_deviation
+        deviation = (eta + xc - (design.model_log10_flop - x_ref)) if include_latent else eta
         if s.anchor_family_scale_slopes or s.anchor_model_effect_trend:
             per_family = pt.zeros(len(c["family"]))
             if s.anchor_family_scale_slopes:
                 per_family = per_family + lam
             if s.anchor_model_effect_trend:
                 per_family = per_family + pt.dot(pt.as_tensor_variable(
-                    model_effect_trend_weights(design, training_rows)), eta)
+                    model_effect_trend_weights(design, training_rows, include_latent)),
+                    deviation)
             log_slope = _anchored_log_slope(spec, design, per_family, training_rows, nu)
         else:
             log_slope = _pooled(spec, "log_slope", "log_slope_mean", "log_slope_sd",
@@ -242,7 +250,8 @@ def build_model(spec: ModelSpec, design: Design,
             if s.anchor_model_effect_line:
                 # each family's line of model effects read at x_ref (mean and trend)
                 family_shift = fam + pt.dot(pt.as_tensor_variable(
-                    model_effect_line_weights(design, x_ref, training_rows)), eta)
+                    model_effect_line_weights(design, x_ref, training_rows, include_latent)),
+                    deviation)
             logit_ref = _anchored_logit_at_ref(spec, design, family_shift, slope, training_rows)
         else:
             logit_ref = _pooled(spec, "logit_at_ref", "logit_ref_mean", "logit_ref_sd",
@@ -729,15 +738,20 @@ def benchmark_family_share(design: Design, rows: np.ndarray | None = None) -> np
     return np.divide(share, total, out=np.zeros_like(share), where=total > 0)
 
 
-def _trained_known_compute(design: Design, rows: np.ndarray | None) -> np.ndarray:
-    """Return, per model, whether it has a training row (at ``rows``) and a known compute."""
+def _trained_known_compute(design: Design, rows: np.ndarray | None,
+                           include_latent: bool = False) -> np.ndarray:
+    """Return, per model, whether it has a training row (at ``rows``) and a known compute.
+
+    With ``include_latent`` a model with a training row counts whatever its compute.
+    """
     rows = np.arange(design.n_obs) if rows is None else np.asarray(rows)
     known = np.zeros(len(design.coords["model"]), dtype=bool)
     known[np.unique(design.obs_model[rows])] = True
-    return known & (np.asarray(design.model_log10_sd) == 0)
+    return known if include_latent else known & (np.asarray(design.model_log10_sd) == 0)
 
 
-def model_effect_trend_weights(design: Design, rows: np.ndarray | None = None) -> np.ndarray:
+def model_effect_trend_weights(design: Design, rows: np.ndarray | None = None,
+                               include_latent: bool = False) -> np.ndarray:
     r"""Return the weights that give each family's trend of model effects in log compute.
 
     :math:`c_f = \sum_{m \in f} h_{fm}\eta_m`, the least-squares slope of the
@@ -753,13 +767,17 @@ def model_effect_trend_weights(design: Design, rows: np.ndarray | None = None) -
         Coordinates and index arrays of the evaluation table.
     rows
         Positions of the training observations; ``None``: all.
+    include_latent
+        Also take the models whose compute is latent, at their estimated compute
+        (``anchor_latent_deviation``: their deviation from the estimate stands in
+        for their model effect).
 
     Returns
     -------
     numpy.ndarray
         Shape ``(family, model)``.
     """
-    known = _trained_known_compute(design, rows)
+    known = _trained_known_compute(design, rows, include_latent)
     h = np.zeros((len(design.coords["family"]), len(known)))
     for f in np.unique(design.model_family[known]):
         idx = np.flatnonzero(known & (design.model_family == f))
@@ -769,8 +787,8 @@ def model_effect_trend_weights(design: Design, rows: np.ndarray | None = None) -
     return h
 
 
-def model_effect_line_weights(design: Design, x_ref: float,
-                              rows: np.ndarray | None = None) -> np.ndarray:
+def model_effect_line_weights(design: Design, x_ref: float, rows: np.ndarray | None = None,
+                              include_latent: bool = False) -> np.ndarray:
     r"""Return the weights that read each family's line of model effects at ``x_ref``.
 
     :math:`\hat\eta_f(x_{ref}) = \bar\eta_f + c_f (x_{ref} - \bar x_f)`, the
@@ -779,15 +797,18 @@ def model_effect_line_weights(design: Design, x_ref: float,
     :func:`model_effect_trend_weights`; the mean alone for a family of one compute.
     A benchmark measured by family :math:`f` alone pins down its logit at
     :math:`x_{ref}` plus :math:`\alpha_b(\delta_f + \hat\eta_f(x_{ref}))`
-    (``anchor_model_effect_line`` anchors the logits on it).
+    (``anchor_model_effect_line`` anchors the logits on it). ``rows`` and
+    ``include_latent`` as in :func:`model_effect_trend_weights`; the weights of
+    a family's models sum to 1 where it has any, so a family whose models are
+    all latent has :math:`\delta_f` cancel from :math:`\delta_f + \hat\eta_f`.
 
     Returns
     -------
     numpy.ndarray
         Shape ``(family, model)``.
     """
-    known = _trained_known_compute(design, rows)
-    weights = model_effect_trend_weights(design, rows)
+    known = _trained_known_compute(design, rows, include_latent)
+    weights = model_effect_trend_weights(design, rows, include_latent)
     for f in np.unique(design.model_family[known]):
         idx = np.flatnonzero(known & (design.model_family == f))
         x_bar = design.model_log10_flop[idx].mean()

@@ -41,6 +41,7 @@ ADDED_SWITCHES: tuple[tuple[str, str, Any], ...] = (
     ("structure", "anchor_family_scale_slopes", False),
     ("structure", "anchor_model_effect_trend", False),
     ("structure", "anchor_model_effect_line", False),
+    ("structure", "anchor_latent_deviation", False),
 )
 Floor = Literal["chance", "zero", "learned"]
 #: The curve's shape: ``logistic`` is symmetric; ``loglog`` (Gumbel, exp(-exp(-z))) leaves
@@ -147,6 +148,7 @@ class Structure:
     anchor_family_scale_slopes: bool = False
     anchor_model_effect_trend: bool = False
     anchor_model_effect_line: bool = False
+    anchor_latent_deviation: bool = False
 
     def uses(self, prior_switch: str) -> bool:
         """Return whether the switch a variant prior belongs to is on (see VARIANT_PRIORS)."""
@@ -344,6 +346,12 @@ class ModelSpec:
                             "structure.model_effects and structure.anchor_family_effects = "
                             "true and \"logit_at_ref\" in structure.centred_effects (it "
                             "extends the logits' anchoring on the family effects)")
+        if structure.anchor_latent_deviation and not (
+                structure.anchor_model_effect_trend or structure.anchor_model_effect_line):
+            raise SpecError(f"{source}: structure.anchor_latent_deviation needs "
+                            "structure.anchor_model_effect_trend or "
+                            "structure.anchor_model_effect_line = true (it adds the latent-"
+                            "compute models to the line of model effects those anchor on)")
         if structure.slope_max is not None and not structure.slope_max > 0:
             raise SpecError(f"{source}: structure.slope_max must be > 0 logits per decade "
                             "(or left out for no cap)")

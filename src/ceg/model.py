@@ -31,7 +31,6 @@ from __future__ import annotations
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
-import xarray as xr
 
 from ceg import engine
 from ceg.design import SEP, Design
@@ -946,52 +945,6 @@ def _anchored_latent_compute(design: Design, family_effect: pt.TensorVariable,
     seen = pm.Normal("effective_log10_flop_latent", log10_flop_estimate + fam, sd,
                      dims="latent_model")
     return seen - fam
-
-
-def reanchor(posterior: xr.Dataset, spec: ModelSpec, design: Design) -> xr.Dataset:
-    """Return the posterior with its anchored free variables recomputed from the reported ones.
-
-    Where ``structure.anchor_family_effects`` is on, the sampler's variables
-    for the benchmarks' logits and the latent compute include the family
-    effects (see :func:`build_model`). A caller that changes ``family_effect``
-    in a posterior (held-out prediction draws an unseen family's effect anew)
-    calls this so that a model evaluated at the changed posterior keeps every
-    ``logit_at_ref`` and ``log10_flop`` as they were and sees the new family
-    effects only where a family's own rows do.
-
-    Parameters
-    ----------
-    posterior
-        A posterior with ``family_effect``, ``slope``, ``logit_at_ref`` and
-        ``log10_flop``; not modified.
-    spec, design
-        The spec and design it was fitted with.
-
-    Returns
-    -------
-    xarray.Dataset
-        A copy with ``logit_at_ref_anchored`` and
-        ``effective_log10_flop_latent`` (those present) replaced.
-    """
-    post = posterior.copy()
-    effect = post["family_effect"]
-    if "logit_at_ref_anchored" in post:
-        share = xr.DataArray(benchmark_family_share(design), dims=("benchmark", "family"),
-                             coords={"benchmark": design.coords["benchmark"],
-                                     "family": design.coords["family"]})
-        on_bench = post["slope"] * (share * effect).sum("family")
-        post["logit_at_ref_anchored"] = (post["logit_at_ref"] + on_bench).transpose(
-            *post["logit_at_ref_anchored"].dims)
-    if "effective_log10_flop_latent" in post:
-        latent = design.coords["latent_model"]
-        fam = [design.coords["family"][design.model_family[i]]
-               for i in design.latent_model_index]
-        x = post["log10_flop"].sel(model=latent).rename(model="latent_model")
-        seen = x - spec.x_ref + effect.sel(family=fam).rename(family="latent_model").assign_coords(
-            latent_model=latent)
-        post["effective_log10_flop_latent"] = seen.transpose(
-            *post["effective_log10_flop_latent"].dims)
-    return post
 
 
 def _training_rows(design: Design, held_out: np.ndarray) -> np.ndarray:

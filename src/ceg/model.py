@@ -737,11 +737,12 @@ def benchmark_family_share(design: Design, rows: np.ndarray | None = None) -> np
     return np.divide(share, total, out=np.zeros_like(share), where=total > 0)
 
 
-def _trained_known_compute(design: Design, rows: np.ndarray | None,
-                           include_latent: bool = False) -> np.ndarray:
-    """Return, per model, whether it has a training row (at ``rows``) and a known compute.
+def _models_on_line(design: Design, rows: np.ndarray | None,
+                    include_latent: bool = False) -> np.ndarray:
+    """Return, per model, whether a family's line of model effects takes it.
 
-    With ``include_latent`` a model with a training row counts whatever its compute.
+    A model with a training row (at ``rows``) and a known compute; with
+    ``include_latent`` a model with a training row, whatever its compute.
     """
     rows = np.arange(design.n_obs) if rows is None else np.asarray(rows)
     known = np.zeros(len(design.coords["model"]), dtype=bool)
@@ -776,7 +777,7 @@ def model_effect_trend_weights(design: Design, rows: np.ndarray | None = None,
     numpy.ndarray
         Shape ``(family, model)``.
     """
-    known = _trained_known_compute(design, rows, include_latent)
+    known = _models_on_line(design, rows, include_latent)
     h = np.zeros((len(design.coords["family"]), len(known)))
     for f in np.unique(design.model_family[known]):
         idx = np.flatnonzero(known & (design.model_family == f))
@@ -806,7 +807,7 @@ def model_effect_line_weights(design: Design, x_ref: float, rows: np.ndarray | N
     numpy.ndarray
         Shape ``(family, model)``.
     """
-    known = _trained_known_compute(design, rows, include_latent)
+    known = _models_on_line(design, rows, include_latent)
     weights = model_effect_trend_weights(design, rows, include_latent)
     for f in np.unique(design.model_family[known]):
         idx = np.flatnonzero(known & (design.model_family == f))

@@ -115,3 +115,70 @@ def test_a_low_rank_mass_matrix_is_read_and_checked():
     data["sampler"].update(mass_matrix="low_rank", name="pymc")
     with pytest.raises(SpecError, match="low_rank.*nutpie"):
         ModelSpec.from_dict(data, "x.toml")
+
+
+@pytest.mark.parametrize("init_jitter,jitter_rvs,pymc_init",
+                         [("all", None, "jitter+adapt_diag"), ("none", set(), "adapt_diag")])
+def test_the_specs_init_jitter_reaches_both_samplers(design, monkeypatch, init_jitter,
+                                                     jitter_rvs, pymc_init):
+    import nutpie
+    import pymc as pm
+
+    base = ModelSpec.load("default")
+    spec = dataclasses.replace(base, sampler=dataclasses.replace(base.sampler,
+                                                                 init_jitter=init_jitter))
+    seen = {}
+
+    def fake_compile(model, **kwargs):
+        seen["compile"] = kwargs
+        return "compiled"
+
+    def fake_sample(**kwargs):
+        seen["pymc"] = kwargs
+        raise RuntimeError("stop here")  # what reached the sampler is all this test reads
+
+    monkeypatch.setattr(nutpie, "compile_pymc_model", fake_compile)
+    monkeypatch.setattr(pm, "sample", fake_sample)
+
+    def tiny_model(spec, design):
+        with pm.Model() as model:
+            pm.Data("n_correct_data", design.n_correct)
+        return model
+
+    monkeypatch.setattr("ceg.model.build_model", tiny_model)
+    CompiledModel.build(spec, design, "nutpie")
+    assert seen["compile"]["jitter_rvs"] == jitter_rvs
+    cm = CompiledModel.build(spec, design, "pymc")
+    with pytest.raises(RuntimeError, match="stop here"):
+        cm.sample(draws=5, tune=5, chains=1, seed=1)
+    assert seen["pymc"]["init"] == pymc_init
+
+
+def test_without_jitter_every_chain_starts_at_the_same_point():
+    """What ``jitter_rvs=set()`` means to PyMC's initial points (nutpie passes it on)."""
+    import pymc as pm
+    from pymc.initial_point import make_initial_point_fn
+
+    with pm.Model() as model:
+        pm.HalfNormal("sd", 1.0)
+        pm.Normal("z", 0.0, 1.0, shape=3)
+    fixed = make_initial_point_fn(model=model, jitter_rvs=set(), return_transformed=True)
+    jittered = make_initial_point_fn(model=model, jitter_rvs=set(model.free_RVs),
+                                     return_transformed=True)
+    for name in ("sd_log__", "z"):
+        np.testing.assert_array_equal(fixed(1)[name], fixed(2)[name])
+        assert not np.allclose(jittered(1)[name], jittered(2)[name])
+
+
+def test_init_jitter_is_read_and_checked():
+    from ceg.errors import SpecError
+
+    default = ModelSpec.load("default")
+    assert "init_jitter" not in default.to_dict()["sampler"]  # digests of old specs unchanged
+    data = default.to_dict()
+    data["sampler"]["init_jitter"] = "none"
+    spec = ModelSpec.from_dict(data, "x.toml")
+    assert spec.sampler.init_jitter == "none" and spec.digest() != default.digest()
+    data["sampler"]["init_jitter"] = "pathfinder"
+    with pytest.raises(SpecError, match="init_jitter"):
+        ModelSpec.from_dict(data, "x.toml")

@@ -304,3 +304,30 @@ def test_sbc_prints_replications_done_and_left(tmp_path, monkeypatch, capsys):
     # resumed with more replications: counts only what is left
     assert run_guarded(app, [*args[:4], "4", *args[5:]]) == 0
     assert "[1/1 done, 0 left" in capsys.readouterr().out
+
+
+def test_fit_target_accept_reaches_the_spec_of_the_fit(tmp_path, capsys, monkeypatch):
+    seen = []
+
+    def fake(table, spec, **kwargs):
+        seen.append(spec)
+        return fake_fit(table, spec, seed=1, draws=20, chains=2,
+                        registries=kwargs["registries"])
+
+    monkeypatch.setattr(ceg.fit, "fit", fake)
+    data = tmp_path / "t.csv"
+    synthetic_table().to_csv(data, index=False)
+    out = tmp_path / "fit.nc"
+    args = ["fit", str(data), "--out", str(out), "--quiet", "--target-accept", "0.8"]
+    assert run_guarded(app, args) == 0, capsys.readouterr().err
+    assert seen[0].sampler.target_accept == 0.8
+    assert load_fit(out).spec.sampler.target_accept == 0.8  # the saved fit records it
+    assert "target_accept 0.8" in flat(capsys.readouterr().out)
+
+
+@pytest.mark.parametrize("value", ["1.0", "0.2"])
+def test_fit_target_accept_outside_its_range_exits_2(tmp_path, capsys, monkeypatch, value):
+    monkeypatch.setattr(ceg.fit, "fit", lambda *a, **k: pytest.fail("sampled"))
+    args = ["fit", "--out", str(tmp_path / "f.nc"), "--target-accept", value]
+    assert run_guarded(app, args) == 2
+    assert "--target-accept" in flat(capsys.readouterr().err)

@@ -158,7 +158,7 @@ def test_save_creates_the_folder(fake, tmp_path):
                             "ignore::ceg.errors.DataWarning")
 def test_tiny_nutpie_fit_is_reproducible_and_complete(tmp_path):
     table = small_table()
-    kwargs = {"draws": 100, "tune": 100, "chains": 2, "seed": 7, "sampler": "nutpie"}
+    kwargs = {"draws": 30, "tune": 30, "chains": 2, "seed": 7, "sampler": "nutpie"}
     clear_cache()
     first = fit(table, "default", **kwargs)  # cold: compiles
     second = fit(table, "default", **kwargs)  # warm: the cached compiled model
@@ -185,7 +185,7 @@ def test_tiny_nutpie_fit_is_reproducible_and_complete(tmp_path):
     assert {"posterior", "log_likelihood", "log_prior", "observed_data",
             "constant_data", "sample_stats"} <= groups
     post = first.posterior
-    assert (post.sizes["chain"], post.sizes["draw"]) == (2, 100)
+    assert (post.sizes["chain"], post.sizes["draw"]) == (2, 30)
     for coord in ("enhancement", "category", "benchmark", "family", "model"):
         assert coord in post.coords, coord
     assert "observation" in first.idata.log_likelihood.coords

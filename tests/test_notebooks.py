@@ -1,7 +1,7 @@
 """The notebooks: committed without outputs, and executed top to bottom (slow).
 
-Each runs in a fresh kernel with ``CEG_NOTEBOOK_QUICK=1`` (2 chains x 100 draws),
-the one switch the notebooks read for their sampler settings. A failing cell
+Each runs in a fresh kernel with ``CEG_NOTEBOOK_QUICK=1`` (2 chains x 100 draws at
+target_accept 0.8), the one switch the notebooks read for their sampler settings. A failing cell
 fails the test with the cell's error.
 
 Four notebooks fit the bundled data with the default spec at the same quick

@@ -174,3 +174,17 @@ def test_a_student_t_population_of_family_scale_slopes_needs_the_slopes(raw):
     raw["structure"]["family_scale_population_nu"] = 0.0
     with pytest.raises(SpecError, match="family_scale_population_nu must be > 0"):
         ModelSpec.from_dict(raw)
+
+
+def test_with_target_accept_changes_only_that_setting_and_the_digest():
+    from ceg.errors import SpecError
+
+    default = ModelSpec.load("default")
+    lower = default.with_target_accept(0.8)
+    assert lower.sampler.target_accept == 0.8 and lower.digest() != default.digest()
+    back = lower.to_dict()
+    back["sampler"]["target_accept"] = default.sampler.target_accept
+    assert ModelSpec.from_dict(back).digest() == default.digest()
+    for bad in (1.0, 0.3, True):
+        with pytest.raises(SpecError, match=r"target_accept = .* outside \[0.5, 1\)"):
+            default.with_target_accept(bad)

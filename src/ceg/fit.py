@@ -281,6 +281,7 @@ def fit(
     chains: int | None = None,
     seed: int | None = None,
     sampler: SamplerName | None = None,
+    target_accept: float | None = None,
     registries: Registries | None = None,
     strict: bool = False,
     progress: bool = False,
@@ -295,6 +296,10 @@ def fit(
         A :class:`~ceg.spec.ModelSpec`, a spec name in ``models/`` or a path.
     draws, tune, chains, seed, sampler
         Override the spec's ``[sampler]`` settings.
+    target_accept
+        Override the spec's ``sampler.target_accept`` (in [0.5, 1)). It is part of
+        the spec the fit stores, so a fit records the value it was sampled with.
+        Lower values take fewer leapfrog steps per draw and risk divergences.
     registries
         Registries to validate against; the bundled ones by default.
     strict
@@ -327,6 +332,8 @@ def fit(
     from there instead of sampled again (:mod:`ceg.fit_cache`).
     """
     spec = _resolve_spec(spec)
+    if target_accept is not None:
+        spec = spec.with_target_accept(target_accept)
     reg = registries if registries is not None else load_registries()
     table = validate_table(table, reg)
     s = spec.sampler.override(name=sampler, draws=draws, tune=tune, chains=chains, seed=seed)

@@ -257,6 +257,10 @@ def fit_cmd(
     sampler: Annotated[Sampler | None, typer.Option(  # type: ignore[valid-type]
         "--sampler", help="NUTS implementation (default: the spec's).",
         case_sensitive=False)] = None,
+    target_accept: Annotated[float | None, typer.Option(
+        "--target-accept", min=0.5, max=0.999,
+        help="NUTS's target acceptance rate, 0.5 to 0.999 (default: the spec's); lower takes "
+             "fewer steps per draw and risks divergences.")] = None,
     strict: Annotated[bool, typer.Option(
         "--strict", help="Exit with status 3 instead of warning if the fit did not converge "
                          "(the fit is saved first, with its diagnostics).")] = False,
@@ -275,6 +279,8 @@ def fit_cmd(
     _check_flag_value(data)
     _check_folder(out)
     spec = ModelSpec.load(model)
+    if target_accept is not None:
+        spec = spec.with_target_accept(target_accept)
     reg = load_registries(benchmarks=benchmarks, enhancements=enhancements)
     if data is None:
         table, name = load_dataset(reg), "the bundled dataset"
@@ -285,7 +291,7 @@ def fit_cmd(
     console.print(
         f"Fitting {len(table)} rows of {name} with model '{spec.name}' ({chosen}, "
         f"{chains or s.chains} chains x {draws or s.draws} draws after {tune or s.tune} "
-        f"tuning steps). {EXPECTED_DURATION}", highlight=False)
+        f"tuning steps, target_accept {s.target_accept}). {EXPECTED_DURATION}", highlight=False)
     # On a terminal the sampler shows each chain's progress; elsewhere (a log) a line
     # when sampling starts and one with its duration when it ends.
     bar = not quiet and console.is_terminal

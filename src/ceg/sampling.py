@@ -111,9 +111,7 @@ class CompiledModel:
         if sampler == "nutpie":
             import nutpie
 
-            # jitter_rvs=None is nutpie's default: jitter every free variable's start.
-            jitter = None if spec.sampler.init_jitter == "all" else set()
-            compiled = nutpie.compile_pymc_model(model, jitter_rvs=jitter)
+            compiled = nutpie.compile_pymc_model(model)
         return cls(spec=spec, design=design, sampler=sampler, model=model, _nutpie=compiled)
 
     def _counts(self, n_correct: np.ndarray | None) -> np.ndarray:
@@ -165,10 +163,8 @@ class CompiledModel:
         with self.model:
             pm.set_data({"n_correct_data": k})
             try:
-                init = ("jitter+adapt_diag" if self.spec.sampler.init_jitter == "all"
-                        else "adapt_diag")
                 idata = pm.sample(draws=draws, tune=tune, chains=chains, random_seed=seed,
-                                  target_accept=ta, init=init, cores=cores, progressbar=progress,
+                                  target_accept=ta, cores=cores, progressbar=progress,
                                   compute_convergence_checks=False)
             finally:
                 pm.set_data({"n_correct_data": self.design.n_correct})

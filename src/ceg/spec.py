@@ -42,7 +42,6 @@ ADDED_SWITCHES: tuple[tuple[str, str, Any], ...] = (
     ("structure", "anchor_model_effect_trend", False),
     ("structure", "anchor_model_effect_line", False),
     ("structure", "anchor_latent_deviation", False),
-    ("sampler", "init_jitter", "all"),
 )
 Floor = Literal["chance", "zero", "learned"]
 #: The curve's shape: ``logistic`` is symmetric; ``loglog`` (Gumbel, exp(-exp(-z))) leaves
@@ -58,7 +57,6 @@ Likelihood = Literal["beta_binomial", "binomial"]
 Concentration = Literal["per_benchmark", "global"]
 SamplerName = Literal["nutpie", "pymc"]
 MassMatrix = Literal["diagonal", "low_rank"]
-InitJitter = Literal["all", "none"]
 #: How the logit offsets are made identifiable: ``model`` centres the profile within each
 #: family and the residual within each model; ``nested`` centres the residual within each
 #: (family, benchmark) and leaves out the profile of a benchmark's only family.
@@ -195,13 +193,6 @@ class SamplerSettings:
     #: nutpie's mass matrix: "diagonal", or "low_rank" (diagonal plus the few directions
     #: of largest posterior correlation, learned in tuning; nutpie only).
     mass_matrix: MassMatrix = "diagonal"
-    #: Where chains start: "all" (nutpie's default: every free variable's support point
-    #: jittered by uniform(-1, 1) on the unconstrained scale, each chain its own jitter) or
-    #: "none" (every chain starts at the support point; the chains still part through their
-    #: own momenta). PyMC's sampler reads it as ``init="jitter+adapt_diag"`` or
-    #: ``"adapt_diag"``. Chains started apart test mixing better; "none" is an experiment
-    #: against chains whose adaptation fails from a jittered start (docs/model.md).
-    init_jitter: InitJitter = "all"
 
     def override(self, *, name: SamplerName | None = None, draws: int | None = None,
                  tune: int | None = None, chains: int | None = None,
@@ -256,32 +247,6 @@ class ModelSpec:
         import math
 
         return math.log10(self.structure.x_ref_flop)
-
-    def with_target_accept(self, target_accept: float) -> ModelSpec:
-        """Return this spec with another ``sampler.target_accept``.
-
-        Parameters
-        ----------
-        target_accept
-            NUTS's target acceptance rate, in [0.5, 1).
-
-        Returns
-        -------
-        ModelSpec
-            A new spec (another digest: a fit records what it was sampled with).
-
-        Raises
-        ------
-        SpecError
-            If the value is outside [0.5, 1).
-        """
-        if isinstance(target_accept, bool) or not 0.5 <= target_accept < 1:
-            raise SpecError(f"target_accept = {target_accept!r} is outside [0.5, 1): pass a "
-                            f"value such as 0.9 (the spec {self.source} has "
-                            f"{self.sampler.target_accept})")
-        data = self.to_dict()
-        data["sampler"]["target_accept"] = float(target_accept)
-        return ModelSpec.from_dict(data, self.source)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the spec as plain data (what :meth:`from_dict` reads)."""

@@ -115,3 +115,49 @@ def test_a_low_rank_mass_matrix_is_read_and_checked():
     data["sampler"].update(mass_matrix="low_rank", name="pymc")
     with pytest.raises(SpecError, match="low_rank.*nutpie"):
         ModelSpec.from_dict(data, "x.toml")
+
+
+class _FakeCompiled:
+    def with_data(self, **data):
+        return self
+
+
+def test_a_sampler_that_cannot_start_is_a_clear_error_not_a_traceback(design, monkeypatch):
+    import nutpie
+    import pymc as pm
+
+    from ceg.errors import SamplerStartError
+
+    spec = ModelSpec.load("default")
+    said = ("All initialization points failed\n\nCaused by:\n    Could not initialize state "
+            "because of bad initial gradient: Invalid initial point")
+
+    def no_start(*args, **kwargs):
+        raise RuntimeError(said)
+
+    monkeypatch.setattr(nutpie, "sample", no_start)
+    cm = CompiledModel(spec=spec, design=design, sampler="nutpie", model=None,
+                       _nutpie=_FakeCompiled())
+    with pytest.raises(SamplerStartError) as info:
+        cm.sample(draws=5, tune=5, chains=1, seed=17)
+    message = str(info.value)
+    assert "model 'default'" in message and "seed 17" in message
+    assert "it said: All initialization points failed" in message and "--seed" in message
+    assert info.value.exit_code == 2
+
+    def other_failure(*args, **kwargs):
+        raise RuntimeError("a worker thread panicked")
+
+    monkeypatch.setattr(nutpie, "sample", other_failure)
+    with pytest.raises(RuntimeError, match="panicked"):  # not every failure is a bad start
+        cm.sample(draws=5, tune=5, chains=1, seed=17)
+
+    def pymc_no_start(**kwargs):
+        raise pm.exceptions.SamplingError("Initial evaluation of model at starting point failed!")
+
+    with pm.Model() as model:
+        pm.Data("n_correct_data", design.n_correct)
+    monkeypatch.setattr(pm, "sample", pymc_no_start)
+    cm = CompiledModel(spec=spec, design=design, sampler="pymc", model=model, _nutpie=None)
+    with pytest.raises(SamplerStartError, match="it said: Initial evaluation of model"):
+        cm.sample(draws=5, tune=5, chains=1, seed=3)

@@ -46,6 +46,10 @@ class FitFileError(CegError):
     """A saved fit cannot be read, or does not match what it claims to be."""
 
 
+class SamplerStartError(CegError):
+    """The sampler could not start (no finite log density and gradient at its starts)."""
+
+
 class ConvergenceError(CegError):
     """A fit did not converge and the caller asked for strictness."""
 

@@ -25,6 +25,7 @@ from typing import Any
 import arviz as az
 import numpy as np
 
+from ceg.errors import SamplerStartError
 from ceg.design import Design
 from ceg.spec import ModelSpec, SamplerName
 
@@ -154,9 +155,14 @@ class CompiledModel:
 
             compiled = self._nutpie.with_data(n_correct_data=k)
             low_rank = self.spec.sampler.mass_matrix == "low_rank"
-            idata = nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, seed=seed,
-                                  target_accept=ta, progress_bar=progress, cores=cores,
-                                  low_rank_modified_mass_matrix=low_rank)
+            try:
+                idata = nutpie.sample(compiled, draws=draws, tune=tune, chains=chains,
+                                      seed=seed, target_accept=ta, progress_bar=progress,
+                                      cores=cores, low_rank_modified_mass_matrix=low_rank)
+            except RuntimeError as exc:
+                if "initializ" not in str(exc):
+                    raise
+                raise _start_error(self.spec, seed, str(exc).splitlines()) from None
             return az.InferenceData(posterior=idata.posterior, sample_stats=idata.sample_stats)
         import pymc as pm
 
@@ -166,9 +172,22 @@ class CompiledModel:
                 idata = pm.sample(draws=draws, tune=tune, chains=chains, random_seed=seed,
                                   target_accept=ta, cores=cores, progressbar=progress,
                                   compute_convergence_checks=False)
+            except pm.exceptions.SamplingError as exc:
+                raise _start_error(self.spec, seed, str(exc).splitlines()) from None
             finally:
                 pm.set_data({"n_correct_data": self.design.n_correct})
         return az.InferenceData(posterior=idata.posterior, sample_stats=idata.sample_stats)
+
+
+def _start_error(spec: ModelSpec, seed: int, said: list[str]) -> SamplerStartError:
+    """The error for a sampler that found no finite starting point."""
+    first = next((line.strip() for line in said if line.strip()), "no message")
+    return SamplerStartError(
+        f"the sampler could not start model '{spec.name}' ({spec.source}) at seed {seed}: "
+        f"the log density or its gradient is not finite at every starting point it tried "
+        f"(it said: {first}). Try another --seed; if every seed fails, a prior or a "
+        "switch of the spec puts the model where the data are impossible: check the "
+        "spec's [priors] and [structure] against docs/model.md")
 
 
 def compiled_model(spec: ModelSpec, design: Design, sampler: SamplerName,

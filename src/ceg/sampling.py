@@ -25,8 +25,8 @@ from typing import Any
 import arviz as az
 import numpy as np
 
-from ceg.errors import SamplerStartError
 from ceg.design import Design
+from ceg.errors import SamplerStartError
 from ceg.spec import ModelSpec, SamplerName
 
 #: How many compiled models one process keeps (each holds a few MB of code and data).

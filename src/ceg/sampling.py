@@ -180,7 +180,7 @@ class CompiledModel:
 
 
 def _start_error(spec: ModelSpec, seed: int, said: list[str]) -> SamplerStartError:
-    """The error for a sampler that found no finite starting point."""
+    """Build the error for a sampler that found no finite starting point."""
     first = next((line.strip() for line in said if line.strip()), "no message")
     return SamplerStartError(
         f"the sampler could not start model '{spec.name}' ({spec.source}) at seed {seed}: "

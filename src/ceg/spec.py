@@ -248,6 +248,32 @@ class ModelSpec:
 
         return math.log10(self.structure.x_ref_flop)
 
+    def with_target_accept(self, target_accept: float) -> ModelSpec:
+        """Return this spec with another ``sampler.target_accept``.
+
+        Parameters
+        ----------
+        target_accept
+            NUTS's target acceptance rate, in [0.5, 1).
+
+        Returns
+        -------
+        ModelSpec
+            A new spec (another digest: a fit records what it was sampled with).
+
+        Raises
+        ------
+        SpecError
+            If the value is outside [0.5, 1).
+        """
+        if isinstance(target_accept, bool) or not 0.5 <= target_accept < 1:
+            raise SpecError(f"target_accept = {target_accept!r} is outside [0.5, 1): pass a "
+                            f"value such as 0.9 (the spec {self.source} has "
+                            f"{self.sampler.target_accept})")
+        data = self.to_dict()
+        data["sampler"]["target_accept"] = float(target_accept)
+        return ModelSpec.from_dict(data, self.source)
+
     def to_dict(self) -> dict[str, Any]:
         """Return the spec as plain data (what :meth:`from_dict` reads)."""
         d = asdict(self)

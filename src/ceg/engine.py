@@ -615,7 +615,7 @@ def _floor_cap(structure: Structure | None, design: Design, bench: list[str],
 
 
 def new_family_effects(effect: np.ndarray, family_sd: np.ndarray | None,
-                       rng: np.random.Generator, k: int) -> np.ndarray:
+                       rng: np.random.Generator, k: int, nu: float | None = None) -> np.ndarray:
     """Return ``k`` new families' effects per draw: the seen families' mean + ``family_sd`` z.
 
     Family effects sum to zero over the fit's families, so a new family is
@@ -632,6 +632,9 @@ def new_family_effects(effect: np.ndarray, family_sd: np.ndarray | None,
         Random generator.
     k
         Number of new families.
+    nu
+        Degrees of freedom of a Student-t population (``structure.family_population
+        = "student_t"``): z is then ``t_nu``; ``None`` for a normal population.
 
     Returns
     -------
@@ -640,7 +643,8 @@ def new_family_effects(effect: np.ndarray, family_sd: np.ndarray | None,
     """
     if family_sd is None:  # no population spread: the seen families' mean
         return np.repeat(effect.mean(axis=1)[:, None], k, axis=1)
-    z = rng.standard_normal((effect.shape[0], k))
+    shape = (effect.shape[0], k)
+    z = rng.standard_normal(shape) if nu is None else rng.standard_t(nu, shape)
     return effect.mean(axis=1)[:, None] + family_sd[:, None] * z
 
 
@@ -654,7 +658,8 @@ def draw_new(params: RowParameters, posterior: xr.Dataset, design: Design,
              x_ref: float | None = None) -> RowParameters:
     r"""Return ``params`` with every new unit drawn from its population, once per draw and unit.
 
-    - a new family: :func:`new_family_effects`;
+    - a new family: :func:`new_family_effects`, from a :math:`t_\nu` population where
+      the spec's ``family_population`` is ``"student_t"`` (normal without a structure);
     - a new model: :math:`\eta \sim N(0, \sigma_\eta)` (``model_sd``);
     - a new family's scale slope: :math:`\lambda \sim N(0, \sigma_\lambda)`
       (``family_scale_sd``), or :math:`\sigma_\lambda t_\nu` where the spec's
@@ -731,7 +736,10 @@ def draw_new(params: RowParameters, posterior: xr.Dataset, design: Design,
         uniq = list(dict.fromkeys(k for k in keys if k is not None))
         seen = _stacked(posterior, "family_effect").to_numpy() if "family_effect" in posterior \
             else np.zeros((n, 1))
-        drawn = new_family_effects(seen, _scalar(posterior, "family_sd"), rng, len(uniq))
+        nu = None
+        if structure is not None and structure.family_population == "student_t":
+            nu = structure.family_population_nu
+        drawn = new_family_effects(seen, _scalar(posterior, "family_sd"), rng, len(uniq), nu)
         fill("family_effect", per_key(keys, lambda k: drawn[:, uniq.index(k)]))
     for name, sd_name in (("model_effect", "model_sd"), ("family_scale", "family_scale_sd"),
                           ("family_benchmark", "family_benchmark_sd"),

@@ -42,6 +42,8 @@ ADDED_SWITCHES: tuple[tuple[str, str, Any], ...] = (
     ("structure", "anchor_model_effect_trend", False),
     ("structure", "anchor_model_effect_line", False),
     ("structure", "anchor_latent_deviation", False),
+    ("structure", "family_population", "normal"),
+    ("structure", "family_population_nu", 3.0),
 )
 Floor = Literal["chance", "zero", "learned"]
 #: The curve's shape: ``logistic`` is symmetric; ``loglog`` (Gumbel, exp(-exp(-z))) leaves
@@ -127,6 +129,8 @@ class Structure:
     scale_dependence: bool = True
     latent_compute: bool = True
     family_effects: bool = True
+    family_population: SlopePopulation = "normal"
+    family_population_nu: float = 3.0
     probability_clip: float = 1e-6
     centred_effects: tuple[str, ...] = ()
     anchor_family_effects: bool = False
@@ -329,7 +333,13 @@ class ModelSpec:
         priors = _priors(data["priors"], source, structure)
         if structure.x_ref_flop <= 0:
             raise SpecError(f"{source}: structure.x_ref_flop must be > 0 FLOP")
-        for key in ("slope_population_nu", "family_scale_population_nu"):
+        if structure.family_population != "normal" and not structure.family_effects:
+            raise SpecError(f"{source}: structure.family_population = "
+                            f"\"{structure.family_population}\" needs "
+                            "structure.family_effects = true (it is the population of "
+                            "those effects)")
+        for key in ("slope_population_nu", "family_scale_population_nu",
+                    "family_population_nu"):
             if getattr(structure, key) <= 0:
                 raise SpecError(f"{source}: structure.{key} must be > 0")
         if structure.family_scale_population != "normal" and not structure.family_scale_slopes:

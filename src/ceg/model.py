@@ -394,6 +394,16 @@ def data_free_families(design: Design, held_out: np.ndarray | None) -> np.ndarra
     return np.flatnonzero(~kept)
 
 
+def _family_coords(model: pm.Model, design: Design, data_free: np.ndarray) -> np.ndarray:
+    """Add the coords of families with and without data (once); return those with data."""
+    families = design.coords["family"]
+    seen = np.setdiff1d(np.arange(len(families)), data_free)
+    if "family_with_data" not in model.coords:
+        model.add_coord("family_with_data", [families[i] for i in seen])
+        model.add_coord("family_without_data", [families[i] for i in data_free])
+    return seen
+
+
 def _family_effects_student_t(model: pm.Model, design: Design, data_free: np.ndarray,
                               family_sd: pt.TensorVariable, centred: bool,
                               nu: float) -> pt.TensorVariable:
@@ -411,10 +421,7 @@ def _family_effects_student_t(model: pm.Model, design: Design, data_free: np.nda
     family, as held-out prediction reads it.
     """
     families = design.coords["family"]
-    seen = np.setdiff1d(np.arange(len(families)), data_free)
-    if "family_with_data" not in model.coords:
-        model.add_coord("family_with_data", [families[i] for i in seen])
-        model.add_coord("family_without_data", [families[i] for i in data_free])
+    seen = _family_coords(model, design, data_free)
     if centred:
         raw = pm.StudentT("family_effect_with_data_centred", nu=nu, mu=0.0, sigma=family_sd,
                           dims="family_with_data")
@@ -448,10 +455,7 @@ def _family_effects_with_data_free(model: pm.Model, design: Design, data_free: n
     family scale slopes use the same construction).
     """
     families = design.coords["family"]
-    seen = np.setdiff1d(np.arange(len(families)), data_free)
-    if "family_with_data" not in model.coords:
-        model.add_coord("family_with_data", [families[i] for i in seen])
-        model.add_coord("family_without_data", [families[i] for i in data_free])
+    seen = _family_coords(model, design, data_free)
     if len(seen) == 1:
         with_data = pt.zeros(1)  # one family with data: its effect is the common level
     elif centred:

@@ -99,6 +99,15 @@ def test_a_family_scale_slope_stretches_its_familys_compute(prior_fit):
     assert (engine.typical(params, post, d).family_scale == 0).all()
 
 
+def _one_draw_repeated(spec: str, unit_sd: str):
+    """A prior fake fit and its first draw repeated 4 x 1000 times, with ``unit_sd`` = 1."""
+    fit = fake_fit(small_table(), spec, draws=4, chains=1, method="prior")
+    post = fit.posterior.isel(chain=[0] * 4, draw=[0] * 1000)
+    post = post.assign_coords(chain=np.arange(4), draw=np.arange(1000))
+    post[unit_sd] = post[unit_sd] * 0 + 1.0
+    return fit, post
+
+
 def test_a_new_familys_scale_slope_is_drawn_from_the_specs_population():
     # With family_scale_population = "student_t" (nu = 3) a new family's lambda is
     # sd * t_3: with sd = 1 and 4,000 draws, |lambda| > 3.182 (the t_3's two-sided 5%
@@ -106,10 +115,7 @@ def test_a_new_familys_scale_slope_is_drawn_from_the_specs_population():
     # a normal gives 0.0015. The normal population keeps the normal's 0.0015 (sd 0.0006).
     import dataclasses
 
-    fit = fake_fit(small_table(), "profiles_family_scale", draws=4, chains=1, method="prior")
-    post = fit.posterior.isel(chain=[0] * 4, draw=[0] * 1000)
-    post = post.assign_coords(chain=np.arange(4), draw=np.arange(1000))
-    post["family_scale_sd"] = post["family_scale_sd"] * 0 + 1.0
+    fit, post = _one_draw_repeated("profiles_family_scale", unit_sd="family_scale_sd")
     rows = engine.design_rows(fit.design).iloc[:1].assign(family="Nobody", model="",
                                                            log10_flop=fit.spec.x_ref + 1.0)
     spec = fit.spec
@@ -189,10 +195,7 @@ def test_a_new_familys_effect_is_drawn_from_the_specs_population():
     # ~6 sd wide), where a normal gives 0.0015 (sd 0.0006; band 0-0.005).
     import dataclasses
 
-    fit = fake_fit(small_table(), "default", draws=4, chains=1, method="prior")
-    post = fit.posterior.isel(chain=[0] * 4, draw=[0] * 1000)
-    post = post.assign_coords(chain=np.arange(4), draw=np.arange(1000))
-    post["family_sd"] = post["family_sd"] * 0 + 1.0
+    fit, post = _one_draw_repeated("default", unit_sd="family_sd")
     rows = engine.design_rows(fit.design).iloc[:1].assign(family="Nobody", model="",
                                                            log10_flop=fit.spec.x_ref)
     spec = fit.spec

@@ -209,3 +209,24 @@ def test_a_new_familys_effect_is_drawn_from_the_specs_population():
         effect = drawn.family_effect[:, 0] - centre
         assert effect.shape == (4000,)
         assert low < np.mean(np.abs(effect) > stats.t.ppf(0.975, 3)) < high
+
+
+def test_a_new_benchmarks_concentration_is_capped_as_the_builders_are():
+    # With structure.concentration_max = K a new benchmark's kappa is the same soft cap of its
+    # population draw the builder applies: with the population's mean at 30 and sd 0 every
+    # draw is benchmark_concentration(30, K) < K, where without the cap it is e^30.
+    import dataclasses
+
+    fit = fake_fit(small_table(), "default", draws=4, chains=1, method="prior")
+    zero = fit.posterior["log_concentration_mean"] * 0
+    post = fit.posterior.assign(log_concentration_mean=zero + 30.0, log_concentration_sd=zero)
+    rows = engine.design_rows(fit.design).iloc[:1].assign(benchmark="new:quiz", model="",
+                                                          log10_flop=fit.spec.x_ref)
+    capped = dataclasses.replace(fit.spec.structure, concentration_max=1e5)
+    for structure, expected in ((capped, engine.benchmark_concentration(30.0, 1e5)),
+                                (fit.spec.structure, np.exp(30.0))):
+        params = engine.gather(post, fit.design, rows, structure, allow_new=True)
+        drawn = engine.draw_new(params, post, fit.design, np.random.default_rng(0), structure,
+                                fit.spec.x_ref)
+        np.testing.assert_allclose(drawn.concentration[:, 0], expected, rtol=1e-12)
+    assert engine.benchmark_concentration(30.0, 1e5) < 1e5

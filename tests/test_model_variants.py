@@ -288,6 +288,30 @@ def test_the_builder_caps_the_slope_the_likelihood_sees(design):
     np.testing.assert_allclose(slope, benchmark_slope(np.full_like(slope, 5.0), 4.0), rtol=1e-12)
 
 
+def test_the_concentration_cap_bounds_what_the_likelihood_and_new_benchmarks_see(design):
+    # The builder and the engine's new-benchmark draws share engine.benchmark_concentration.
+    from ceg.engine import benchmark_concentration
+
+    log_kappa = np.linspace(0.0, 40.0, 200)  # a stuck chain of a bundled fit reached e^35.4
+    capped = benchmark_concentration(log_kappa, 1e5)
+    assert (capped < 1e5).all() and (np.diff(capped) > 0).all()
+    low = log_kappa < np.log(1e5) - 4.0  # softplus(-4) = 0.018: within 2% of exp
+    np.testing.assert_allclose(capped[low], np.exp(log_kappa[low]), rtol=0.02)
+    np.testing.assert_array_equal(benchmark_concentration(log_kappa, None), np.exp(log_kappa))
+
+    default = ModelSpec.load("default")
+    spec = dataclasses.replace(default, structure=dataclasses.replace(
+        default.structure, concentration_max=1e3))
+    model = build_model(spec, design)
+    point = model.initial_point()
+    name = "log_concentration_centred"  # the default spec samples log concentrations centred
+    point[name] = np.full_like(point[name], 30.0)
+    (kappa,) = _at_point(model, [model["concentration"]], point)
+    assert (kappa < 1e3).all()
+    np.testing.assert_allclose(kappa, benchmark_concentration(np.full_like(kappa, 30.0), 1e3),
+                               rtol=1e-12)
+
+
 # ---------------------------------------- masked fits with families without data
 
 

@@ -145,6 +145,7 @@ def test_spec_is_frozen(default):
 @pytest.mark.parametrize("section, key, on, prior", [
     ("sampler", "mass_matrix", "low_rank", None),
     ("structure", "slope_max", 16.0, None),
+    ("structure", "concentration_max", 1e5, None),
     ("structure", "family_scale_slopes", True, "family_scale_sd"),
     ("structure", "family_scale_population_nu", 5.0, None)])
 def test_a_switch_added_later_changes_the_digest_only_when_it_is_turned_on(default, raw, section,

@@ -104,10 +104,49 @@ def benchmark_slope(log_slope: Any, slope_max: float | None, lib: ModuleType = n
     array or tensor
         :math:`\alpha_b`, positive and below ``slope_max``.
     """
-    if slope_max is None:
-        return lib.exp(log_slope)
-    log_max = float(np.log(slope_max))
-    gap = log_max - log_slope
+    return _soft_capped_exp(log_slope, slope_max, lib)
+
+
+def benchmark_concentration(log_concentration: Any, concentration_max: float | None,
+                            lib: ModuleType = np) -> Any:
+    r"""Return a benchmark's beta-binomial concentration from its population draw.
+
+    Without a cap, :math:`\kappa_b = \exp(\nu_b)`. With
+    ``structure.concentration_max`` :math:`K`, the same soft upper bound as
+    :func:`benchmark_slope`:
+    :math:`\log\kappa_b = \log K - \operatorname{softplus}(\log K - \nu_b)`.
+    Where a benchmark's counts are binomial-like, the likelihood is flat in
+    :math:`\kappa` once it is far above the number of items, so the posterior
+    has a ridge towards :math:`\kappa \to \infty`; far out on it (one chain of
+    a bundled fit reached :math:`e^{35}`) the beta-binomial's log-gamma
+    differences lose their precision in float64 and NUTS stalls with a step
+    size of 0 (docs/model.md, "Parameterisation"). Under the cap the
+    likelihood no longer changes with :math:`\nu_b` out there, so the pooled
+    prior holds it.
+
+    Parameters
+    ----------
+    log_concentration
+        :math:`\nu_b`, drawn from the concentration population.
+    concentration_max
+        The cap :math:`K`, or ``None`` for no cap.
+    lib
+        ``numpy`` or ``pytensor.tensor``.
+
+    Returns
+    -------
+    array or tensor
+        :math:`\kappa_b`, positive and below ``concentration_max``.
+    """
+    return _soft_capped_exp(log_concentration, concentration_max, lib)
+
+
+def _soft_capped_exp(log_value: Any, cap: float | None, lib: ModuleType) -> Any:
+    """``exp(log_value)``, or ``exp(log cap - softplus(log cap - log_value))`` under a cap."""
+    if cap is None:
+        return lib.exp(log_value)
+    log_max = float(np.log(cap))
+    gap = log_max - log_value
     softplus = np.logaddexp(0.0, gap) if lib is np else lib.softplus(gap)
     return lib.exp(log_max - softplus)
 
@@ -830,10 +869,13 @@ def _draw_benchmarks(keys: list[Any], arrays: dict[str, np.ndarray], posterior: 
             if structure.likelihood != "beta_binomial":
                 kappa = np.full(n, np.inf)
             elif structure.concentration == "per_benchmark":
-                kappa = np.exp(scalar("log_concentration_mean")
-                               + scalar("log_concentration_sd") * rng.standard_normal(n))
+                kappa = benchmark_concentration(
+                    scalar("log_concentration_mean")
+                    + scalar("log_concentration_sd") * rng.standard_normal(n),
+                    structure.concentration_max)
             else:
-                kappa = np.exp(scalar("log_concentration_mean"))
+                kappa = benchmark_concentration(scalar("log_concentration_mean"),
+                                                structure.concentration_max)
             if structure.floor == "learned" and chance > 0:
                 floor = learned_floor(chance, scalar("floor_logit_mean") + scalar(
                     "floor_logit_sd") * rng.standard_normal(n))

@@ -267,7 +267,8 @@ def build_model(spec: ModelSpec, design: Design,
                                     "log_concentration_sd", "benchmark", n_bench)
             else:
                 log_kappa = _prior(spec, "log_concentration_mean") * pt.ones(n_bench)
-            kappa = pm.Deterministic("concentration", pt.exp(log_kappa), dims="benchmark")
+            kappa = pm.Deterministic("concentration", engine.benchmark_concentration(
+                log_kappa, s.concentration_max, pt), dims="benchmark")
         else:
             pm.Deterministic("concentration", pt.fill(pt.zeros(n_bench), np.inf),
                              dims="benchmark")

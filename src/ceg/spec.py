@@ -44,6 +44,7 @@ ADDED_SWITCHES: tuple[tuple[str, str, Any], ...] = (
     ("structure", "anchor_latent_deviation", False),
     ("structure", "family_population", "normal"),
     ("structure", "family_population_nu", 3.0),
+    ("structure", "concentration_max", None),
 )
 Floor = Literal["chance", "zero", "learned"]
 #: The curve's shape: ``logistic`` is symmetric; ``loglog`` (Gumbel, exp(-exp(-z))) leaves
@@ -145,6 +146,7 @@ class Structure:
     slope_population: SlopePopulation = "normal"
     slope_population_nu: float = 3.0
     slope_max: float | None = None
+    concentration_max: float | None = None
     generative_floor_max: float | None = None
     scale_compute: ScaleCompute = "raw"
     offset_centring: OffsetCentring = "model"
@@ -391,6 +393,9 @@ class ModelSpec:
         if structure.slope_max is not None and not structure.slope_max > 0:
             raise SpecError(f"{source}: structure.slope_max must be > 0 logits per decade "
                             "(or left out for no cap)")
+        if structure.concentration_max is not None and not structure.concentration_max > 1:
+            raise SpecError(f"{source}: structure.concentration_max must be > 1 (a beta-"
+                            "binomial concentration; or left out for no cap)")
         if not 0 < structure.probability_clip < 0.01:
             raise SpecError(f"{source}: structure.probability_clip must be in (0, 0.01)")
         for key in ("draws", "tune", "chains"):

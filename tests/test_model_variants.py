@@ -288,8 +288,8 @@ def test_the_builder_caps_the_slope_the_likelihood_sees(design):
     np.testing.assert_allclose(slope, benchmark_slope(np.full_like(slope, 5.0), 4.0), rtol=1e-12)
 
 
-def test_the_concentration_cap_bounds_what_the_likelihood_and_new_benchmarks_see(design):
-    # The builder and the engine's new-benchmark draws share engine.benchmark_concentration.
+def test_the_concentration_cap_bounds_what_the_likelihood_sees(design):
+    # The builder uses engine.benchmark_concentration (new-benchmark draws: test_engine.py).
     from ceg.engine import benchmark_concentration
 
     log_kappa = np.linspace(0.0, 40.0, 200)  # a stuck chain of a bundled fit reached e^35.4

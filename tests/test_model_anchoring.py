@@ -20,6 +20,7 @@ import ceg
 from ceg.design import make_design
 from ceg.model import benchmark_family_share, build_model
 from ceg.spec import ModelSpec
+from graph_eval import QUICK_MODE, log_density
 
 NATURAL = ("logit_at_ref", "slope", "family_effect", "log10_flop", "midpoint")
 
@@ -80,10 +81,10 @@ def test_anchoring_keeps_the_reported_quantities_and_the_density(models, specs, 
     on, off = models
     spec_on, _ = specs
     natural_off = off.compile_fn(off.replace_rvs_by_values([off[n] for n in NATURAL]),
-                                 inputs=off.value_vars, on_unused_input="ignore")
+                                 inputs=off.value_vars, on_unused_input="ignore", mode=QUICK_MODE)
     natural_on = on.compile_fn(on.replace_rvs_by_values([on[n] for n in NATURAL]),
-                               inputs=on.value_vars, on_unused_input="ignore")
-    logp_off, logp_on = off.compile_logp(), on.compile_logp()
+                               inputs=on.value_vars, on_unused_input="ignore", mode=QUICK_MODE)
+    logp_off, logp_on = log_density(off), log_density(on)
     rng = np.random.default_rng(11)
     gaps = []
     for _ in range(5):
@@ -144,13 +145,13 @@ def test_anchoring_the_log_slopes_on_family_scale_slopes_keeps_the_model():
     assert "log_slope_anchored" in m_on.named_vars and "log_slope_centred" not in m_on.named_vars
     rng = np.random.default_rng(3)
     share = benchmark_family_share(design)
-    logp_off, logp_on = m_off.compile_logp(), m_on.compile_logp()
+    logp_off, logp_on = log_density(m_off), log_density(m_on)
     slope_off = m_off.compile_fn(m_off.replace_rvs_by_values([m_off["slope"]])[0],
-                                 inputs=m_off.value_vars, on_unused_input="ignore")
+                                 inputs=m_off.value_vars, on_unused_input="ignore", mode=QUICK_MODE)
     slope_on = m_on.compile_fn(m_on.replace_rvs_by_values([m_on["slope"]])[0],
-                               inputs=m_on.value_vars, on_unused_input="ignore")
+                               inputs=m_on.value_vars, on_unused_input="ignore", mode=QUICK_MODE)
     lam_fn = m_off.compile_fn(m_off.replace_rvs_by_values([m_off["family_scale_slope"]])[0],
-                              inputs=m_off.value_vars, on_unused_input="ignore")
+                              inputs=m_off.value_vars, on_unused_input="ignore", mode=QUICK_MODE)
     diffs = []
     for _ in range(3):
         point = {k: v + rng.normal(0, 0.5, np.shape(v)) for k, v in
@@ -174,7 +175,7 @@ def _deviation_fn(m, design, include_latent):
     when ``include_latent`` (zero for a known compute): what the trend and line are taken over."""
     names = ["model_effect", "log10_flop"]
     fn = m.compile_fn(m.replace_rvs_by_values([m[n] for n in names]), inputs=m.value_vars,
-                      on_unused_input="ignore")
+                      on_unused_input="ignore", mode=QUICK_MODE)
 
     def deviation(point):
         eta, x = fn(point)
@@ -214,11 +215,11 @@ def test_anchoring_the_log_slopes_on_the_model_effects_trend_keeps_the_model(inc
                                          anchor_latent_deviation=include_latent))
     m_off, m_on = build_model(spec, design), build_model(on, design)
     share = benchmark_family_share(design)
-    logp_off, logp_on = m_off.compile_logp(), m_on.compile_logp()
+    logp_off, logp_on = log_density(m_off), log_density(m_on)
 
     def fn(m, name):
         return m.compile_fn(m.replace_rvs_by_values([m[name]])[0], inputs=m.value_vars,
-                            on_unused_input="ignore")
+                            on_unused_input="ignore", mode=QUICK_MODE)
 
     slope_off, slope_on = fn(m_off, "slope"), fn(m_on, "slope")
     deviation = _deviation_fn(m_off, design, include_latent)
@@ -262,13 +263,13 @@ def test_anchoring_the_logits_on_the_model_effects_line_keeps_the_model(include_
                                          anchor_latent_deviation=include_latent))
     m_off, m_on = build_model(spec, design), build_model(on, design)
     share = benchmark_family_share(design)
-    logp_off, logp_on = m_off.compile_logp(), m_on.compile_logp()
+    logp_off, logp_on = log_density(m_off), log_density(m_on)
     names = ("logit_at_ref", "slope", "family_effect")
     deviation = _deviation_fn(m_off, design, include_latent)
     natural = m_off.compile_fn(m_off.replace_rvs_by_values([m_off[n] for n in names]),
-                               inputs=m_off.value_vars, on_unused_input="ignore")
+                               inputs=m_off.value_vars, on_unused_input="ignore", mode=QUICK_MODE)
     logit_on = m_on.compile_fn(m_on.replace_rvs_by_values([m_on["logit_at_ref"]])[0],
-                               inputs=m_on.value_vars, on_unused_input="ignore")
+                               inputs=m_on.value_vars, on_unused_input="ignore", mode=QUICK_MODE)
     rng = np.random.default_rng(5)
     diffs = []
     for _ in range(3):

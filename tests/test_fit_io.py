@@ -181,6 +181,13 @@ def test_tiny_nutpie_fit_is_reproducible_and_complete(tmp_path):
                                          extend_inferencedata=False)
     np.testing.assert_allclose(third.idata.log_likelihood["n_correct"],
                                expected["n_correct"])
+    # the log-density function is compiled once per compiled model (sampling.py), yet
+    # it must give PyMC's own numbers, prior included, for the counts of each fit
+    prior = pm.compute_log_prior(third.idata, model=model, progressbar=False,
+                                 extend_inferencedata=False)
+    assert set(prior.data_vars) == set(third.idata.log_prior.data_vars)
+    for name, da in prior.data_vars.items():
+        np.testing.assert_allclose(third.idata.log_prior[name], da, err_msg=name)
     groups = set(first.idata.groups())
     assert {"posterior", "log_likelihood", "log_prior", "observed_data",
             "constant_data", "sample_stats"} <= groups

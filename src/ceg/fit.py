@@ -380,18 +380,13 @@ def _sample(table: pd.DataFrame, spec: ModelSpec, reg: Registries, used: Registr
             draws: int, tune: int, chains: int, seed: int, sampler: str,
             progress: bool) -> Fit:
     """Sample the model of ``spec`` on a validated table; return the fit, not yet judged."""
-    import pymc as pm
-
     design = make_design(table, reg)
     compiled = compiled_model(spec, design, sampler)
     idata = compiled.sample(design.n_correct, draws=draws, tune=tune, chains=chains,
                             seed=seed, progress=progress)
-    model = compiled.model
-    with model:  # a cached model may hold another table's counts on the same design
-        pm.set_data({"n_correct_data": design.n_correct})
-    pm.compute_log_likelihood(idata, model=model, extend_inferencedata=True,
-                              progressbar=False)
-    pm.compute_log_prior(idata, model=model, extend_inferencedata=True, progressbar=False)
+    # pointwise densities at this table's counts (a cached model may hold another's)
+    log_likelihood, log_prior = compiled.log_densities(idata.posterior, design.n_correct)
+    idata.add_groups(log_likelihood=log_likelihood, log_prior=log_prior)
     obs = {"observation": design.coords["observation"]}
     idata.add_groups(
         observed_data=xr.Dataset({"n_correct": ("observation", design.n_correct)}, coords=obs),

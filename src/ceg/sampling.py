@@ -19,8 +19,8 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import OrderedDict
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import arviz as az
 import numpy as np
@@ -28,6 +28,9 @@ import numpy as np
 from ceg.design import Design
 from ceg.errors import SamplerStartError
 from ceg.spec import ModelSpec, SamplerName
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 #: How many compiled models one process keeps (each holds a few MB of code and data).
 CACHE_SIZE = 4
@@ -87,6 +90,7 @@ class CompiledModel:
     sampler: SamplerName
     model: Any
     _nutpie: Any = None
+    _log_density: Any = field(default=None, repr=False)
 
     @classmethod
     def build(cls, spec: ModelSpec, design: Design, sampler: SamplerName) -> CompiledModel:
@@ -177,6 +181,53 @@ class CompiledModel:
             finally:
                 pm.set_data({"n_correct_data": self.design.n_correct})
         return az.InferenceData(posterior=idata.posterior, sample_stats=idata.sample_stats)
+
+
+    def log_densities(self, posterior: xr.Dataset,
+                      n_correct: np.ndarray | None = None) -> tuple[xr.Dataset, xr.Dataset]:
+        """Pointwise log-likelihood and log-prior of every draw of a posterior.
+
+        The same numbers as ``pymc.compute_log_likelihood`` and ``pymc.compute_log_prior``
+        (densities of the constrained values, no Jacobians), from one function compiled
+        once per compiled model instead of two compiled at every call: a refit on the same
+        design skips the compile.
+
+        Parameters
+        ----------
+        posterior
+            Draws of every free variable, with ``chain`` and ``draw`` dimensions.
+        n_correct
+            Correct counts per observation (the design's own by default).
+
+        Returns
+        -------
+        (xarray.Dataset, xarray.Dataset)
+            The ``log_likelihood`` group (one variable per observed variable) and the
+            ``log_prior`` group (one per free variable).
+        """
+        from pymc.backends.arviz import (
+            apply_function_over_dataset,
+            coords_and_dims_for_inferencedata,
+        )
+        from pymc.model.transform.conditioning import remove_value_transforms
+
+        k = self._counts(n_correct)
+        if self._log_density is None:
+            umodel = remove_value_transforms(self.model)
+            observed = [rv.name for rv in umodel.observed_RVs]
+            free = [rv.name for rv in umodel.free_RVs]
+            fn = umodel.compile_fn(
+                inputs=umodel.value_vars,
+                outs=umodel.logp(vars=[umodel[n] for n in observed + free], sum=False),
+                on_unused_input="ignore")
+            self._log_density = (umodel, fn, observed, free)
+        umodel, fn, observed, free = self._log_density
+        umodel.set_data("n_correct_data", k)
+        coords, dims = coords_and_dims_for_inferencedata(umodel)
+        both = apply_function_over_dataset(fn, posterior[free], output_var_names=observed + free,
+                                           sample_dims=("chain", "draw"), dims=dims,
+                                           coords=coords, progressbar=False)
+        return both[observed], both[free]
 
 
 def _start_error(spec: ModelSpec, seed: int, said: list[str]) -> SamplerStartError:

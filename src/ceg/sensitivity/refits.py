@@ -255,12 +255,9 @@ def _diagnostics(posterior: xr.Dataset, design: Design, spec: Any, sample_stats:
 
 def _loo(compiled: Any, idata: Any, design: Design) -> dict[str, Any]:
     import arviz as az
-    import pymc as pm
 
-    with compiled.model:
-        pm.set_data({"n_correct_data": design.n_correct})
-    pm.compute_log_likelihood(idata, model=compiled.model, extend_inferencedata=True,
-                              progressbar=False)
+    log_likelihood, _ = compiled.log_densities(idata.posterior, design.n_correct)
+    idata.add_groups(log_likelihood=log_likelihood)
     loo = az.loo(idata, pointwise=True)
     k = np.asarray(loo.pareto_k)
     return {"elpd_loo": float(loo.elpd_loo), "se": float(loo.se), "p_loo": float(loo.p_loo),

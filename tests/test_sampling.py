@@ -41,7 +41,8 @@ def test_cache_reuses_by_spec_and_structure_and_evicts_oldest(design, monkeypatc
 
     def fake_build(cls, spec, design, sampler):
         built.append((spec.name, sampler))
-        return cls(spec=spec, design=design, sampler=sampler, model=None)
+        return cls(spec=spec, design=design, sampler=sampler, model=object(),
+                   _nutpie=object())
 
     monkeypatch.setattr(CompiledModel, "build", classmethod(fake_build))
     monkeypatch.setattr(sampling, "_CACHE", type(sampling._CACHE)())
@@ -55,6 +56,14 @@ def test_cache_reuses_by_spec_and_structure_and_evicts_oldest(design, monkeypatc
                                                   "likelihood": "binomial"}})
     assert compiled_model(binomial, design, "nutpie") is not first
     assert len(built) == 3
+    # the same model under another name (a sweep's "default+default" variant): no new
+    # build, the compiled code shared, the new name kept for messages
+    renamed = ModelSpec.from_dict({**spec.to_dict(), "name": "default+default",
+                                   "description": "the reference"})
+    assert renamed.digest() != spec.digest()
+    again = compiled_model(renamed, design, "nutpie")
+    assert len(built) == 3 and again.spec is renamed and again.model is first.model
+    assert again._nutpie is first._nutpie
     assert compiled_model(spec, design, "nutpie", cache=False) is not first
     for i in range(sampling.CACHE_SIZE):
         compiled_model(spec, dataclasses.replace(design, n_items=design.n_items + i + 1),

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import arviz as az
@@ -249,7 +249,8 @@ def compiled_model(spec: ModelSpec, design: Design, sampler: SamplerName,
     ----------
     spec, design, sampler
         What to build. Designs that differ only in their correct counts
-        share a compiled model (see :func:`design_structure_digest`).
+        share a compiled model (see :func:`design_structure_digest`), and so do
+        specs that differ only in name and description (``ModelSpec.model_digest``).
     cache
         Look up and store in the per-process cache (of :data:`CACHE_SIZE`
         models, least recently used dropped first).
@@ -260,10 +261,13 @@ def compiled_model(spec: ModelSpec, design: Design, sampler: SamplerName,
         Ready to sample; pass the design's counts to :meth:`CompiledModel.sample`
         if they differ from those it was built with.
     """
-    key = (spec.digest(), design_structure_digest(design), sampler)
+    key = (spec.model_digest(), design_structure_digest(design), sampler)
     if cache and key in _CACHE:
         _CACHE.move_to_end(key)
-        return _CACHE[key]
+        found = _CACHE[key]
+        # the same model under another name: share the compiled code, keep this spec's
+        # name for messages and the design's labels
+        return found if found.spec == spec else replace(found, spec=spec, design=design)
     built = CompiledModel.build(spec, design, sampler)
     if cache:
         _CACHE[key] = built

@@ -302,6 +302,19 @@ class ModelSpec:
         """Return a SHA-256 of the spec's content (not of its file name)."""
         return hashlib.sha256(self.to_json().encode()).hexdigest()
 
+    def model_digest(self) -> str:
+        """Return a SHA-256 of what the spec makes: the spec without its name and description.
+
+        Two specs with the same model digest build the same model and sampler settings;
+        :func:`ceg.sampling.compiled_model` shares one compiled model between them (a
+        sweep's unchanged ``default`` variant, named ``default+default``, and the default
+        spec itself). Records and saved fits keep :meth:`digest`, which includes the name.
+        """
+        d = self.to_dict()
+        d.pop("name")
+        d.pop("description")
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
+
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "<memory>") -> ModelSpec:
         """Validate plain data (as read from TOML) and return a spec.

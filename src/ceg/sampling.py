@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -91,6 +92,9 @@ class CompiledModel:
     model: Any
     _nutpie: Any = None
     _log_density: Any = field(default=None, repr=False)
+    # log_densities sets the counts on a model shared by every user of this compiled
+    # model, then evaluates: threads of one process (a thread-pool sweep) take turns
+    _lock: Any = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
     def build(cls, spec: ModelSpec, design: Design, sampler: SamplerName) -> CompiledModel:
@@ -212,21 +216,23 @@ class CompiledModel:
         from pymc.model.transform.conditioning import remove_value_transforms
 
         k = self._counts(n_correct)
-        if self._log_density is None:
-            umodel = remove_value_transforms(self.model)
-            observed = [rv.name for rv in umodel.observed_RVs]
-            free = [rv.name for rv in umodel.free_RVs]
-            fn = umodel.compile_fn(
-                inputs=umodel.value_vars,
-                outs=umodel.logp(vars=[umodel[n] for n in observed + free], sum=False),
-                on_unused_input="ignore")
-            self._log_density = (umodel, fn, observed, free)
-        umodel, fn, observed, free = self._log_density
-        umodel.set_data("n_correct_data", k)
-        coords, dims = coords_and_dims_for_inferencedata(umodel)
-        both = apply_function_over_dataset(fn, posterior[free], output_var_names=observed + free,
-                                           sample_dims=("chain", "draw"), dims=dims,
-                                           coords=coords, progressbar=False)
+        with self._lock:
+            if self._log_density is None:
+                umodel = remove_value_transforms(self.model)
+                observed = [rv.name for rv in umodel.observed_RVs]
+                free = [rv.name for rv in umodel.free_RVs]
+                fn = umodel.compile_fn(
+                    inputs=umodel.value_vars,
+                    outs=umodel.logp(vars=[umodel[n] for n in observed + free], sum=False),
+                    on_unused_input="ignore")
+                self._log_density = (umodel, fn, observed, free)
+            umodel, fn, observed, free = self._log_density
+            umodel.set_data("n_correct_data", k)
+            coords, dims = coords_and_dims_for_inferencedata(umodel)
+            both = apply_function_over_dataset(fn, posterior[free],
+                                               output_var_names=observed + free,
+                                               sample_dims=("chain", "draw"), dims=dims,
+                                               coords=coords, progressbar=False)
         return both[observed], both[free]
 
 

@@ -186,7 +186,6 @@ class CompiledModel:
                 pm.set_data({"n_correct_data": self.design.n_correct})
         return az.InferenceData(posterior=idata.posterior, sample_stats=idata.sample_stats)
 
-
     def log_densities(self, posterior: xr.Dataset,
                       n_correct: np.ndarray | None = None) -> tuple[xr.Dataset, xr.Dataset]:
         """Pointwise log-likelihood and log-prior of every draw of a posterior.

@@ -29,6 +29,7 @@ from ceg.fit import Fit
 from ceg.registry import Registries
 from ceg.spec import ModelSpec
 from ceg.table import validate_table
+from graph_eval import QUICK_MODE
 
 #: Variables (and their dims) a hand-made posterior holds: what ``ceg.derived`` reads.
 HAND_VARIABLES: dict[str, tuple[str, ...]] = {
@@ -149,9 +150,12 @@ def _prior_posterior(spec: ModelSpec, design: Design, seed: int, draws: int,
     from ceg.model import build_model
 
     model = build_model(spec, design)
+    # without compiling C (tests/graph_eval.py): a few hundred forward draws need values,
+    # not speed, and a cold C cache (a clean CI machine) pays a minute per new graph
     prior = pm.sample_prior_predictive(draws=chains * draws, model=model, random_seed=seed,
                                        var_names=[v.name for v in model.free_RVs]
-                                       + [v.name for v in model.deterministics]).prior
+                                       + [v.name for v in model.deterministics],
+                                       compile_kwargs={"mode": QUICK_MODE}).prior
     post = {}
     dims = {}
     for name, da in prior.data_vars.items():

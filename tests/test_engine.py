@@ -12,6 +12,7 @@ from ceg import engine
 from ceg.errors import CegError
 from ceg.model import build_model
 from fakes import fake_fit, family_floor_spec, small_table
+from graph_eval import QUICK_MODE
 
 
 @pytest.fixture(scope="module", params=["default", "profiles_family_scale", "family_floor"])
@@ -36,7 +37,8 @@ def test_the_engine_gives_the_builders_likelihood_at_every_draw(prior_fit):
     # against scipy's, fed with the engine's numpy p: equal to rounding.
     model = build_model(prior_fit.spec, prior_fit.design)
     ll = pm.compute_log_likelihood(prior_fit.idata, model=model, var_names=["n_correct"],
-                                   extend_inferencedata=False, progressbar=False)
+                                   extend_inferencedata=False, progressbar=False,
+                                   compile_kwargs={"mode": QUICK_MODE})
     ours = _numpy_loglik(prior_fit)
     theirs = ll["n_correct"].to_numpy()
     assert np.isfinite(theirs).all()

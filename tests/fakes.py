@@ -150,8 +150,8 @@ def _prior_posterior(spec: ModelSpec, design: Design, seed: int, draws: int,
     from ceg.model import build_model
 
     model = build_model(spec, design)
-    # without compiling C (tests/graph_eval.py): a few hundred forward draws need values,
-    # not speed, and a cold C cache (a clean CI machine) pays a minute per new graph
+    # without compiling C (tests/graph_eval.py): forward draws for tests need values, not
+    # speed, and a cold C cache (a clean CI machine) pays about a minute per new graph
     prior = pm.sample_prior_predictive(draws=chains * draws, model=model, random_seed=seed,
                                        var_names=[v.name for v in model.free_RVs]
                                        + [v.name for v in model.deterministics],

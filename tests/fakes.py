@@ -29,7 +29,7 @@ from ceg.fit import Fit
 from ceg.registry import Registries
 from ceg.spec import ModelSpec
 from ceg.table import validate_table
-from graph_eval import QUICK_MODE
+from graph_eval import quick_compile
 
 #: Variables (and their dims) a hand-made posterior holds: what ``ceg.derived`` reads.
 HAND_VARIABLES: dict[str, tuple[str, ...]] = {
@@ -155,7 +155,7 @@ def _prior_posterior(spec: ModelSpec, design: Design, seed: int, draws: int,
     prior = pm.sample_prior_predictive(draws=chains * draws, model=model, random_seed=seed,
                                        var_names=[v.name for v in model.free_RVs]
                                        + [v.name for v in model.deterministics],
-                                       compile_kwargs={"mode": QUICK_MODE}).prior
+                                       compile_kwargs=quick_compile()).prior
     post = {}
     dims = {}
     for name, da in prior.data_vars.items():

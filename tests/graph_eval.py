@@ -29,6 +29,17 @@ from pytensor.compile.mode import get_mode
 #: Python op implementations and the ``fast_compile`` rewrites, keeping stacked sums.
 QUICK_MODE = get_mode("FAST_COMPILE").excluding("local_sum_make_vector")
 
+
+def quick_compile() -> dict:
+    """``compile_kwargs`` for PyMC's own functions (``compute_log_likelihood``,
+    ``compute_log_prior``, ``sample_prior_predictive``) in :data:`QUICK_MODE`.
+
+    A new dict at every call: PyMC adds keys to the ``compile_kwargs`` it is given, so a
+    shared one would carry them into the next call (``allow_input_downcast`` twice).
+    """
+    return {"mode": QUICK_MODE}
+
+
 Point = dict[str, np.ndarray]
 
 

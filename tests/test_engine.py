@@ -12,7 +12,7 @@ from ceg import engine
 from ceg.errors import CegError
 from ceg.model import build_model
 from fakes import fake_fit, family_floor_spec, small_table
-from graph_eval import QUICK_MODE
+from graph_eval import quick_compile
 
 
 @pytest.fixture(scope="module", params=["default", "profiles_family_scale", "family_floor"])
@@ -38,7 +38,7 @@ def test_the_engine_gives_the_builders_likelihood_at_every_draw(prior_fit):
     model = build_model(prior_fit.spec, prior_fit.design)
     ll = pm.compute_log_likelihood(prior_fit.idata, model=model, var_names=["n_correct"],
                                    extend_inferencedata=False, progressbar=False,
-                                   compile_kwargs={"mode": QUICK_MODE})
+                                   compile_kwargs=quick_compile())
     ours = _numpy_loglik(prior_fit)
     theirs = ll["n_correct"].to_numpy()
     assert np.isfinite(theirs).all()

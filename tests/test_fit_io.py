@@ -15,7 +15,7 @@ from ceg.errors import FitFileError
 from ceg.fit import FIT_FORMAT, Fit, fit, load_fit, table_digest
 from ceg.sampling import clear_cache
 from fakes import fake_fit, small_table
-from graph_eval import QUICK_MODE
+from graph_eval import quick_compile
 
 
 @pytest.fixture(scope="module")
@@ -178,17 +178,17 @@ def test_tiny_nutpie_fit_is_reproducible_and_complete(tmp_path):
     model = sampling.compiled_model(third.spec, third.design, "nutpie").model
     with model:
         pm.set_data({"n_correct_data": third.design.n_correct})
-    # PyMC's own functions are the reference; evaluated without compiling C (tests/graph_eval.py:
-    # 60 draws need values, not speed; a cold C cache made these two compiles most of the test)
-    quick = {"mode": QUICK_MODE}
+    # PyMC's own functions are the reference, evaluated without compiling C
+    # (tests/graph_eval.py): 60 draws need values, not speed
     expected = pm.compute_log_likelihood(third.idata, model=model, progressbar=False,
-                                         extend_inferencedata=False, compile_kwargs=quick)
+                                         extend_inferencedata=False,
+                                         compile_kwargs=quick_compile())
     np.testing.assert_allclose(third.idata.log_likelihood["n_correct"],
                                expected["n_correct"])
     # the log-density function is compiled once per compiled model (sampling.py), yet
     # it must give PyMC's own numbers, prior included, for the counts of each fit
     prior = pm.compute_log_prior(third.idata, model=model, progressbar=False,
-                                 extend_inferencedata=False, compile_kwargs=quick)
+                                 extend_inferencedata=False, compile_kwargs=quick_compile())
     assert set(prior.data_vars) == set(third.idata.log_prior.data_vars)
     for name, da in prior.data_vars.items():
         np.testing.assert_allclose(third.idata.log_prior[name], da, err_msg=name)

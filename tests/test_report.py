@@ -33,7 +33,7 @@ from ceg.report import (  # noqa: E402
 )
 from ceg.spec import PRIOR_NAMES  # noqa: E402
 from fakes import fake_fit, small_table, synthetic_table  # noqa: E402
-from graph_eval import QUICK_MODE  # noqa: E402
+from graph_eval import quick_compile  # noqa: E402
 
 #: What the issue asks the page to hold, written out here rather than read from SECTIONS.
 REQUIRED = ["headline", "tables", "forest", "curves", "scale", "checks", "priors",
@@ -370,11 +370,10 @@ def test_power_scaling_section_lists_every_quantity_and_the_pareto_k():
     model = build_model(f.spec, f.design)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        quick = {"mode": QUICK_MODE}  # no C compile (tests/graph_eval.py)
         pm.compute_log_prior(f.idata, model=model, extend_inferencedata=True, progressbar=False,
-                             compile_kwargs=quick)
+                             compile_kwargs=quick_compile())  # no C (tests/graph_eval.py)
         pm.compute_log_likelihood(f.idata, model=model, extend_inferencedata=True,
-                                  progressbar=False, compile_kwargs=quick)
+                                  progressbar=False, compile_kwargs=quick_compile())
         page = Page(sensitivity_section(f, power_scaling=True, dpi=40))
     text = " ".join(page.text)
     assert "Pareto k of the importance weights: prior" in text

@@ -13,7 +13,7 @@ from ceg.model import build_model
 from ceg.predictive import posterior_predictive
 from ceg.validate.ppc import PARETO_K_MAX, PIT_RANGE, loo_pit, ppc
 from fakes import fake_fit, synthetic_table
-from graph_eval import QUICK_MODE
+from graph_eval import quick_compile
 
 
 def test_loo_pit_with_equal_weights_is_the_share_below_plus_a_share_of_ties():
@@ -44,7 +44,7 @@ def prior_fit():
     result = fake_fit(synthetic_table(), method="prior", draws=40, chains=2, seed=3)
     model = build_model(result.spec, result.design)
     pm.compute_log_likelihood(result.idata, model=model, extend_inferencedata=True,
-                              progressbar=False, compile_kwargs={"mode": QUICK_MODE})
+                              progressbar=False, compile_kwargs=quick_compile())
     return result
 
 

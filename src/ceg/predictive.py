@@ -16,6 +16,7 @@ import numpy as np
 import xarray as xr
 
 from ceg.errors import CegError
+from ceg.sampling import LOG_DENSITY_MODE
 
 if TYPE_CHECKING:
     from ceg.fit import Fit
@@ -84,7 +85,8 @@ def posterior_predictive(fit: Fit, max_draws: int = 1000,
         else:
             loglik = pm.compute_log_likelihood(idata, model=model, var_names=[OBSERVED],
                                                extend_inferencedata=False,
-                                               progressbar=False)
+                                               progressbar=False,
+                                               compile_kwargs={"mode": LOG_DENSITY_MODE})
     finally:
         pymc_log.setLevel(level)
     obs = {"observation": fit.design.coords["observation"]}

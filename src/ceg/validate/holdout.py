@@ -31,6 +31,7 @@ import pandas as pd
 from ceg.design import Design, make_design
 from ceg.errors import CegError
 from ceg.registry import Registries
+from ceg.sampling import LOG_DENSITY_MODE
 from ceg.spec import ModelSpec, SamplerName
 from ceg.validate.scores import (
     LEVELS,
@@ -191,7 +192,8 @@ def held_out_log_likelihood(idata: Any, spec: ModelSpec, design: Design,
 
     full = build_model(spec, design, held_out, observe_held_out=held_out is not None)
     ll = pm.compute_log_likelihood(idata, model=full, var_names=["n_correct"],
-                                   extend_inferencedata=False, progressbar=False)
+                                   extend_inferencedata=False, progressbar=False,
+                                   compile_kwargs={"mode": LOG_DENSITY_MODE})
     return ll["n_correct"].stack(sample=("chain", "draw")).transpose(
         "sample", "observation").to_numpy()
 

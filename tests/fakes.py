@@ -222,3 +222,57 @@ def fake_fit(
     )
     return Fit(idata=idata, spec=spec, table=table, registries=used_registries(design, reg),
                sampler="fake", seed=seed)
+
+
+def prior_draws_sample(table: pd.DataFrame, spec: ModelSpec, reg: Registries,
+                       used: Registries, *, draws: int, tune: int, chains: int, seed: int,
+                       sampler: str, progress: bool) -> Fit:
+    """Stand-in for ``ceg.fit._sample``: the real model's prior draws instead of NUTS.
+
+    Same signature and the same groups as the real one (``posterior`` with every free
+    variable and deterministic, ``sample_stats``, ``log_likelihood``, ``log_prior``,
+    ``observed_data``, ``constant_data``), so everything after sampling runs as it does
+    on a sampled fit, but nothing is compiled to C or numba: on a clean CI machine the
+    nutpie compile and the C compile of the log densities cost ~160 s per fit (session
+    36, an empty compile cache). ``tune`` and ``progress`` are ignored.
+    """
+    import pymc as pm
+
+    design = make_design(table, reg)
+    post, dims = _prior_posterior(spec, design, seed, draws, chains)
+    rng = np.random.default_rng(seed + 1)
+    idata = az.from_dict(
+        posterior=post,
+        sample_stats={"diverging": np.zeros((chains, draws), dtype=bool),
+                      "energy": rng.standard_normal((chains, draws))},
+        dims=dims,
+        coords={**design.coords, "chain": np.arange(chains), "draw": np.arange(draws)},
+    )
+    from ceg.model import build_model
+
+    model = build_model(spec, design)
+    for group, compute in (("log_likelihood", pm.compute_log_likelihood),
+                           ("log_prior", pm.compute_log_prior)):
+        idata.add_groups({group: compute(idata, model=model, extend_inferencedata=False,
+                                         progressbar=False, compile_kwargs=quick_compile())})
+    obs = {"observation": design.coords["observation"]}
+    idata.add_groups(
+        observed_data=xr.Dataset({"n_correct": ("observation", design.n_correct)}, coords=obs),
+        constant_data=xr.Dataset({
+            "n_items": ("observation", design.n_items),
+            "score": ("observation", table["score"].to_numpy(dtype=float)),
+            "train_flop": ("observation", table["train_flop"].to_numpy(dtype=float)),
+        }, coords=obs),
+    )
+    return Fit(idata=idata, spec=spec, table=table, registries=used, sampler=sampler,
+               seed=seed)
+
+
+def use_prior_draws_for_fits() -> None:
+    """Make every ``ceg.fit`` of this process use :func:`prior_draws_sample`.
+
+    For the notebook tests: run in the kernel before the notebook's own cells.
+    """
+    import ceg.fit
+
+    ceg.fit._sample = prior_draws_sample

@@ -4,6 +4,15 @@ Each runs in a fresh kernel with ``CEG_NOTEBOOK_QUICK=1`` (2 chains x 100 draws 
 target_accept 0.8), the one switch the notebooks read for their sampler settings. A failing cell
 fails the test with the cell's error.
 
+The kernel first runs one cell the notebook does not have: ``fakes.use_prior_draws_for_fits()``,
+which makes every ``ceg.fit`` take the real model's prior draws instead of sampling (the
+pattern of ``pymc.testing.mock_sample``). Everything after sampling (diagnostics, CEG
+tables, plots, forecasts, exports, reports) runs on a fit with every group a sampled one
+has. What these tests do not cover is NUTS itself: the tiny fit, recovery and Dask tests
+sample for real. With real sampling the three notebooks that fit new data cost 216, 141
+and 127 s in a run on an empty compile cache (session 35), nearly all of it nutpie's numba
+compile and PyTensor's C compile, a third of the suite's budget.
+
 Four notebooks fit the bundled data with the default spec at the same quick
 settings and seed, so the same fit: they share one ``CEG_FIT_CACHE`` folder for
 this test run (one per run, shared by pytest-xdist's workers; ``--dist loadfile`` in
@@ -19,7 +28,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+TESTS = Path(__file__).resolve().parent
+REPO_ROOT = TESTS.parent
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
 OBSSCALING = REPO_ROOT.parent / "shared" / "data" / "obsscaling"
 EPOCH = REPO_ROOT.parent / "shared" / "data" / "epoch_benchmarking"
@@ -61,6 +71,9 @@ def test_notebook_runs_top_to_bottom(path, monkeypatch, fit_cache_folder):
     monkeypatch.setenv("MPLBACKEND", "Agg")
     monkeypatch.setenv("CEG_FIT_CACHE", str(fit_cache_folder))
     book = nbformat.read(path, as_version=4)
+    book.cells.insert(0, nbformat.v4.new_code_cell(
+        f"import sys\nsys.path.insert(0, {str(TESTS)!r})\nimport fakes\n"
+        "fakes.use_prior_draws_for_fits()"))
     NotebookClient(book, timeout=600, kernel_name="python3",
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     # execute() raises CellExecutionError at the first failing cell; every cell ran:

@@ -16,7 +16,13 @@ from ceg.errors import SpecError
 from ceg.model import build_model, sole_family_pairs
 from ceg.spec import ModelSpec, required_priors
 from fakes import family_floor_spec, small_table
-from graph_eval import QUICK_MODE, at_values, log_density_and_gradient, summed_log_density
+from graph_eval import (
+    QUICK_MODE,
+    at_values,
+    log_density_and_gradient,
+    quick_compile,
+    summed_log_density,
+)
 
 VARIANT_SWITCHES = dict(model_effects=True, family_benchmark_effects=True,
                         ability_residual=True, slope_population="student_t",
@@ -407,7 +413,8 @@ def test_the_model_parameterised_as_a_masked_fit_observes_every_row(design):
     # the same parameters give the training rows the same likelihood in both
     np.testing.assert_allclose(_loglik(observing, point)[~held_out], _loglik(masked, point),
                                rtol=1e-10)
-    prior = pm.sample_prior_predictive(draws=6, model=masked, random_seed=4)
+    prior = pm.sample_prior_predictive(draws=6, model=masked, random_seed=4,
+                                       compile_kwargs=quick_compile())  # no C: values only
     prior.add_groups(posterior=prior.prior)
     counts = predictive_counts(prior, spec, design, seed=3, held_out=held_out)
     assert counts.shape == (6, design.n_obs)

@@ -24,7 +24,7 @@ from ceg.validate.holdout import (
     unseen_families,
 )
 from fakes import small_table
-from graph_eval import log_density, log_density_terms
+from graph_eval import log_density, log_density_terms, quick_compile
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +109,9 @@ def test_predictive_counts_from_a_masked_models_draws(design):
     mask[:10] = True
     masked = build_model(spec, design, held_out=mask)
     with masked:
-        idata = pm.sample_prior_predictive(draws=20, random_seed=1)
+        # prior draws as stand-in posterior: no C compile (tests/graph_eval.py)
+        idata = pm.sample_prior_predictive(draws=20, random_seed=1,
+                                           compile_kwargs=quick_compile())
     idata.add_groups(posterior=idata.prior)
     counts = predictive_counts(idata, spec, design, seed=2, held_out=mask)
     assert counts.shape == (20, design.n_obs)

@@ -36,8 +36,8 @@ def _no_fit_cache(monkeypatch):
 
 #: Test files that take minutes; run first, so that under ``--dist loadfile`` a worker
 #: starts on each while the other works through the short files (longest first).
-SLOW_FILES = ("test_notebooks.py", "test_recovery.py", "test_dask_runs.py",
-              "test_sensitivity_grid.py", "test_fit_io.py")
+SLOW_FILES = ("test_real_fits.py", "test_notebooks.py", "test_dask_runs.py",
+              "test_model_variants.py", "test_sensitivity_grid.py")
 
 
 def pytest_collection_modifyitems(items):

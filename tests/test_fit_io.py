@@ -1,4 +1,4 @@
-"""Saving and loading fits (NetCDF + attrs), and one real, seeded sampling run (slow)."""
+"""Saving and loading fits (NetCDF + attrs). The real sampling run is in test_real_fits.py."""
 
 from __future__ import annotations
 
@@ -6,16 +6,12 @@ import os
 
 import arviz as az
 import numpy as np
-import pymc as pm
 import pytest
 import xarray as xr
 
-from ceg import sampling
 from ceg.errors import FitFileError
-from ceg.fit import FIT_FORMAT, Fit, fit, load_fit, table_digest
-from ceg.sampling import clear_cache
-from fakes import fake_fit, small_table
-from graph_eval import quick_compile
+from ceg.fit import FIT_FORMAT, Fit, load_fit, table_digest
+from fakes import fake_fit
 
 
 @pytest.fixture(scope="module")
@@ -149,62 +145,6 @@ def test_failed_save_leaves_the_old_file_and_no_temp(fake, tmp_path, monkeypatch
 def test_save_creates_the_folder(fake, tmp_path):
     path = fake.save(tmp_path / "a" / "b" / "fit.nc")
     assert path.exists()
-
-
-# ---------------------------------------------------------------- real sampling
-
-
-@pytest.mark.slow
-@pytest.mark.filterwarnings("ignore::ceg.errors.ConvergenceWarning",
-                            "ignore::ceg.errors.DataWarning")
-def test_tiny_nutpie_fit_is_reproducible_and_complete(tmp_path):
-    table = small_table()
-    kwargs = {"draws": 30, "tune": 30, "chains": 2, "seed": 7, "sampler": "nutpie"}
-    clear_cache()
-    first = fit(table, "default", **kwargs)  # cold: compiles
-    second = fit(table, "default", **kwargs)  # warm: the cached compiled model
-    for name, da in first.posterior.data_vars.items():
-        np.testing.assert_array_equal(da.to_numpy(), second.posterior[name].to_numpy(),
-                                      err_msg=name)
-    # Other scores on the same design reuse the compiled model; the posterior and
-    # the stored log-likelihood must then follow the new counts, not the cached ones.
-    other = table.assign(score=(table["score"] * 0.8).round(3))
-    third = fit(other, "default", **kwargs)
-    assert len(sampling._CACHE) == 1
-    np.testing.assert_array_equal(third.idata.observed_data["n_correct"],
-                                  third.design.n_correct)
-    assert not np.array_equal(third.design.n_correct, first.design.n_correct)
-    assert not np.allclose(third.posterior["logit_at_ref"], first.posterior["logit_at_ref"])
-    model = sampling.compiled_model(third.spec, third.design, "nutpie").model
-    with model:
-        pm.set_data({"n_correct_data": third.design.n_correct})
-    # PyMC's own functions are the reference, evaluated without compiling C
-    # (tests/graph_eval.py): 60 draws need values, not speed
-    expected = pm.compute_log_likelihood(third.idata, model=model, progressbar=False,
-                                         extend_inferencedata=False,
-                                         compile_kwargs=quick_compile())
-    np.testing.assert_allclose(third.idata.log_likelihood["n_correct"],
-                               expected["n_correct"])
-    # the log-density function is compiled once per compiled model (sampling.py), yet
-    # it must give PyMC's own numbers, prior included, for the counts of each fit
-    prior = pm.compute_log_prior(third.idata, model=model, progressbar=False,
-                                 extend_inferencedata=False, compile_kwargs=quick_compile())
-    assert set(prior.data_vars) == set(third.idata.log_prior.data_vars)
-    for name, da in prior.data_vars.items():
-        np.testing.assert_allclose(third.idata.log_prior[name], da, err_msg=name)
-    groups = set(first.idata.groups())
-    assert {"posterior", "log_likelihood", "log_prior", "observed_data",
-            "constant_data", "sample_stats"} <= groups
-    post = first.posterior
-    assert (post.sizes["chain"], post.sizes["draw"]) == (2, 30)
-    for coord in ("enhancement", "category", "benchmark", "family", "model"):
-        assert coord in post.coords, coord
-    assert "observation" in first.idata.log_likelihood.coords
-    assert first.seed == 7 and first.sampler == "nutpie"
-    assert isinstance(first.diagnostics().converged, bool)
-    back = load_fit(first.save(tmp_path / "fit.nc"))
-    np.testing.assert_array_equal(back.posterior["shift_intercept"],
-                                  first.posterior["shift_intercept"])
 
 
 def test_stored_registry_covers_benchmarks_known_only_from_the_table():

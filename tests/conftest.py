@@ -35,9 +35,12 @@ def _no_fit_cache(monkeypatch):
 
 
 #: Test files that take minutes; run first, so that under ``--dist loadfile`` a worker
-#: starts on each while the other works through the short files (longest first).
-SLOW_FILES = ("test_real_fits.py", "test_notebooks.py", "test_dask_runs.py",
-              "test_model_variants.py", "test_sensitivity_grid.py")
+#: starts on each while the other works through the short files (longest first, by their
+#: times on an empty compile cache, session 36). Needs ``--no-loadscope-reorder``
+#: (pyproject.toml), or xdist reorders files by their number of tests.
+SLOW_FILES = ("test_real_fits.py", "test_notebooks.py", "test_model_variants.py",
+              "test_dask_runs.py", "test_sensitivity_grid.py", "test_report.py",
+              "test_sensitivity_fit.py")
 
 
 def pytest_collection_modifyitems(items):

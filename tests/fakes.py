@@ -236,36 +236,23 @@ def prior_draws_sample(table: pd.DataFrame, spec: ModelSpec, reg: Registries,
     nutpie compile and the C compile of the log densities cost ~160 s per fit (session
     36, an empty compile cache). ``tune`` and ``progress`` are ignored.
     """
+    import dataclasses
+
     import pymc as pm
 
-    design = make_design(table, reg)
-    post, dims = _prior_posterior(spec, design, seed, draws, chains)
-    rng = np.random.default_rng(seed + 1)
-    idata = az.from_dict(
-        posterior=post,
-        sample_stats={"diverging": np.zeros((chains, draws), dtype=bool),
-                      "energy": rng.standard_normal((chains, draws))},
-        dims=dims,
-        coords={**design.coords, "chain": np.arange(chains), "draw": np.arange(draws)},
-    )
+    from ceg.fit import data_groups
     from ceg.model import build_model
 
-    model = build_model(spec, design)
+    fake = fake_fit(table, spec, seed, draws, chains, method="prior", registries=reg)
+    idata = fake.idata
+    model = build_model(spec, fake.design)
     for group, compute in (("log_likelihood", pm.compute_log_likelihood),
                            ("log_prior", pm.compute_log_prior)):
         idata.add_groups({group: compute(idata, model=model, extend_inferencedata=False,
                                          progressbar=False, compile_kwargs=quick_compile())})
-    obs = {"observation": design.coords["observation"]}
-    idata.add_groups(
-        observed_data=xr.Dataset({"n_correct": ("observation", design.n_correct)}, coords=obs),
-        constant_data=xr.Dataset({
-            "n_items": ("observation", design.n_items),
-            "score": ("observation", table["score"].to_numpy(dtype=float)),
-            "train_flop": ("observation", table["train_flop"].to_numpy(dtype=float)),
-        }, coords=obs),
-    )
-    return Fit(idata=idata, spec=spec, table=table, registries=used, sampler=sampler,
-               seed=seed)
+    # a fit's observed and constant data (the scores and compute too), replacing fake_fit's
+    idata.extend(az.InferenceData(**data_groups(fake.design, table)), join="right")
+    return dataclasses.replace(fake, registries=used, sampler=sampler)
 
 
 def use_prior_draws_for_fits() -> None:

@@ -376,6 +376,34 @@ def _load_cached(path: Path | None) -> Fit | None:
         return None
 
 
+def data_groups(design: Design, table: pd.DataFrame) -> dict[str, xr.Dataset]:
+    """Return the ``observed_data`` and ``constant_data`` groups a fit stores.
+
+    Parameters
+    ----------
+    design
+        The design of the validated table.
+    table
+        The validated table (its scores and training compute are stored).
+
+    Returns
+    -------
+    dict
+        ``observed_data`` (``n_correct``) and ``constant_data`` (``n_items``,
+        ``score``, ``train_flop``), each over the ``observation`` dimension.
+    """
+    obs = {"observation": design.coords["observation"]}
+    return {
+        "observed_data": xr.Dataset({"n_correct": ("observation", design.n_correct)},
+                                    coords=obs),
+        "constant_data": xr.Dataset({
+            "n_items": ("observation", design.n_items),
+            "score": ("observation", table["score"].to_numpy(dtype=float)),
+            "train_flop": ("observation", table["train_flop"].to_numpy(dtype=float)),
+        }, coords=obs),
+    }
+
+
 def _sample(table: pd.DataFrame, spec: ModelSpec, reg: Registries, used: Registries, *,
             draws: int, tune: int, chains: int, seed: int, sampler: str,
             progress: bool) -> Fit:
@@ -387,17 +415,10 @@ def _sample(table: pd.DataFrame, spec: ModelSpec, reg: Registries, used: Registr
     # pointwise densities at this table's counts (a cached model may hold another's)
     log_likelihood, log_prior = compiled.log_densities(idata.posterior, design.n_correct)
     idata.add_groups(log_likelihood=log_likelihood, log_prior=log_prior)
-    obs = {"observation": design.coords["observation"]}
-    idata.add_groups(
-        observed_data=xr.Dataset({"n_correct": ("observation", design.n_correct)}, coords=obs),
-        constant_data=xr.Dataset({
-            "n_items": ("observation", design.n_items),
-            "score": ("observation", table["score"].to_numpy(dtype=float)),
-            "train_flop": ("observation", table["train_flop"].to_numpy(dtype=float)),
-        }, coords=obs),
-    )
+    idata.add_groups(data_groups(design, table))
     return Fit(idata=idata, spec=spec, table=table, registries=used, sampler=sampler,
                seed=seed)
 
 
-__all__ = ["FIT_FORMAT", "Fit", "fit", "load_fit", "registries_used", "table_digest"]
+__all__ = ["FIT_FORMAT", "Fit", "data_groups", "fit", "load_fit", "registries_used",
+           "table_digest"]

@@ -28,13 +28,11 @@ log10 FLOP. See ``docs/model.md``.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
-from ceg import engine, quadrature
+from ceg import engine
 from ceg.design import SEP, Design
 from ceg.spec import ModelSpec
 
@@ -100,7 +98,7 @@ def _pooled(spec: ModelSpec, stem: str, mean: str | None, sd: str, dims: str,
 
 def build_model(spec: ModelSpec, design: Design,
                 held_out: np.ndarray | None = None, *,
-                observe_held_out: bool = False, marginal: bool = False) -> pm.Model:
+                observe_held_out: bool = False) -> pm.Model:
     """Return the PyMC model of ``spec`` for the data in ``design``.
 
     Parameters
@@ -124,13 +122,6 @@ def build_model(spec: ModelSpec, design: Design,
         evaluates the held-out rows' predictive and log likelihood at the
         masked posterior's draws, where units without a training row are
         draws of new units.
-    marginal
-        With ``structure.residual_integration = "quadrature"``: build the form
-        the sampler sees, with the (model, benchmark) residuals integrated out of
-        the likelihood (:mod:`ceg.quadrature`; a potential
-        ``n_correct_marginal`` instead of the observed ``n_correct``). Its free
-        variables are this model's minus ``ability_residual_z``;
-        :func:`residual_grid` gives what draws them back. Ignored otherwise.
 
     Returns
     -------
@@ -331,20 +322,11 @@ def build_model(spec: ModelSpec, design: Design,
             row_floor = pair_floor[design.obs_family_benchmark]
         else:
             row_floor = floor[b]
-        integrate = marginal and s.ability_residual and s.residual_integration == "quadrature"
-        logit_offset = _ability_offsets(spec, design, training_rows,
-                                        include_residual=not integrate)
+        logit_offset = _ability_offsets(spec, design, training_rows)
         p = engine.probability(s, theta, midpoint_c[b], slope[b], row_floor, logit_offset,
                                lib=pt)
         n_items = pm.Data("n_items", design.n_items, dims="observation")
         n_correct = pm.Data("n_correct_data", design.n_correct, dims="observation")
-        if integrate:
-            rows = (np.arange(design.n_obs) if training_rows is None else training_rows)
-            _integrated_residual_likelihood(
-                model, spec, design, rows, theta, midpoint_c[b], slope[b], row_floor,
-                logit_offset, kappa[b] if s.likelihood == "beta_binomial" else None,
-                n_items, n_correct)
-            return model
         obs_dim = "observation"
         if held_out is not None and not observe_held_out:
             rows = training_rows
@@ -662,76 +644,8 @@ def _family_floor(spec: ModelSpec, design: Design, psi: pt.TensorVariable, cap: 
     return weight * value + (1.0 - weight) * floor[pair_bench]
 
 
-def _integrated_residual_likelihood(model: pm.Model, spec: ModelSpec, design: Design,
-                                   rows: np.ndarray, theta: Any, midpoint: Any, slope: Any,
-                                   floor: Any, logit_offset: Any, kappa: Any | None,
-                                   n_items: Any, n_correct: Any) -> None:
-    r"""Add the likelihood of ``rows`` with the ability residuals integrated out.
-
-    Each (model, benchmark) unit's rows share one residual :math:`r \sim N(0,
-    \sigma_r)`; the unit's likelihood is integrated over it by adaptive
-    Gauss--Hermite quadrature (:mod:`ceg.quadrature`) and enters as the potential
-    ``n_correct_marginal``. What :func:`residual_grid` needs to draw the
-    residuals back after sampling is kept on the model.
-    """
-    s = spec.structure
-    sd = _prior(spec, "ability_residual_sd")
-    unit = design.obs_model_benchmark[rows]
-    n_unit = len(design.coords["model_benchmark"])
-    theta, midpoint, slope, floor = (v[rows][:, None] for v in (theta, midpoint, slope, floor))
-    offset = (logit_offset[rows][:, None] if isinstance(logit_offset, pt.TensorVariable)
-              else logit_offset)
-    n, k = n_items[rows], n_correct[rows]
-
-    def probability(r: Any) -> Any:
-        return engine.probability(s, theta, midpoint, slope, floor, offset + r, lib=pt)
-
-    if kappa is None:
-        def row_logp(r: Any) -> Any:
-            p = probability(r)
-            return pm.logp(pm.Binomial.dist(n=n[:, None], p=p), k[:, None])
-        effective = n
-    else:
-        kap = kappa[rows]
-
-        def row_logp(r: Any) -> Any:
-            p = probability(r)
-            return pm.logp(pm.BetaBinomial.dist(n=n[:, None], alpha=p * kap[:, None],
-                                                beta=(1 - p) * kap[:, None]), k[:, None])
-        effective = n * (kap + 1.0) / (kap + n)
-    centre, scale = quadrature.laplace_approximation(probability, row_logp, unit, n_unit, sd,
-                                                     n, effective)
-    unit_loglik = quadrature.marginal_log_likelihood(row_logp, unit, n_unit, sd, centre, scale)
-    pm.Potential("n_correct_marginal", unit_loglik.sum())
-    model._ceg_residual_grid = {  # noqa: SLF001 (read by residual_grid)
-        "centre": centre, "scale": scale, "unit_log_likelihood": unit_loglik,
-        "log_density": quadrature.grid_log_density(row_logp, unit, n_unit, sd, centre, scale)}
-
-
-def residual_grid(model: pm.Model) -> dict[str, Any]:
-    """Return the tensors of a marginal model that draw its residuals back.
-
-    ``centre``, ``scale`` (per unit), ``log_density`` (unit x
-    :data:`ceg.quadrature.DRAW_GRID`: see :func:`ceg.quadrature.draw_residuals`) and
-    ``unit_log_likelihood`` (the integrated likelihood per unit); their inputs are the
-    model's free variables.
-
-    Raises
-    ------
-    ValueError
-        If ``model`` was not built with ``marginal=True`` on a quadrature spec.
-    """
-    found = getattr(model, "_ceg_residual_grid", None)
-    if found is None:
-        raise ValueError("this model does not integrate its residuals: build it with "
-                         "build_model(..., marginal=True) from a spec with "
-                         "structure.residual_integration = \"quadrature\"")
-    return found
-
-
 def _ability_offsets(spec: ModelSpec, design: Design,
-                     rows: np.ndarray | None = None, *,
-                     include_residual: bool = True) -> pt.TensorVariable | float:
+                     rows: np.ndarray | None = None) -> pt.TensorVariable | float:
     r"""Return each observation's offset on the logit (ability) scale.
 
     - ``family_benchmark_effects``: :math:`\phi_{f,b}`, a family's strength on a
@@ -756,10 +670,6 @@ def _ability_offsets(spec: ModelSpec, design: Design,
       (there it is the benchmark's own curve). Units without a training row keep an
       uncentred draw :math:`\sigma z`, as a new unit would.
 
-    With ``structure.residual_integration = "quadrature"`` the residuals are
-    independent, :math:`\sigma z` uncentred (the form :mod:`ceg.quadrature`
-    integrates); ``include_residual=False`` leaves them out (the sampler's form).
-
     A new family or model draws its terms from the same population. Reported as
     ``family_benchmark_effect`` and ``ability_residual``.
     """
@@ -775,12 +685,10 @@ def _ability_offsets(spec: ModelSpec, design: Design,
         phi = pm.Deterministic("family_benchmark_effect", sd * _centred_within(z, group, kept),
                                dims="family_benchmark")
         terms.append(phi[design.obs_family_benchmark])
-    if s.ability_residual and include_residual:
+    if s.ability_residual:
         sd = _prior(spec, "ability_residual_sd")
         z = pm.Normal("ability_residual_z", 0.0, 1.0, dims="model_benchmark")
-        if s.residual_integration == "quadrature":
-            centred = z
-        elif nested:
+        if nested:
             group, seen = _residual_family_benchmark(design, rows)
             centred = _centred_within(z, group, seen, keep_unseen=True)
         else:

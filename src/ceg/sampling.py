@@ -91,13 +91,7 @@ class CompiledModel:
     sampler
         ``"nutpie"`` or ``"pymc"``.
     model
-        The ``pymc.Model`` (from :func:`ceg.model.build_model`): every consumer's
-        model (log densities, predictive).
-    sampled_model
-        The model the sampler sees, when it is not ``model``: with
-        ``structure.residual_integration = "quadrature"`` the residuals are
-        integrated out (``build_model(..., marginal=True)``) and drawn back after
-        sampling (:meth:`sample`). ``None``: the sampler sees ``model``.
+        The ``pymc.Model`` (from :func:`ceg.model.build_model`).
     """
 
     spec: ModelSpec
@@ -105,16 +99,13 @@ class CompiledModel:
     sampler: SamplerName
     model: Any
     _nutpie: Any = None
-    sampled_model: Any = None
-    _residual_fn: Any = field(default=None, repr=False)
     _log_density: Any = field(default=None, repr=False)
     # log_densities sets the counts on a model shared by every user of this compiled
     # model, then evaluates: threads of one process (a thread-pool sweep) take turns
     _lock: Any = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
-    def build(cls, spec: ModelSpec, design: Design, sampler: SamplerName,
-              held_out: np.ndarray | None = None) -> CompiledModel:
+    def build(cls, spec: ModelSpec, design: Design, sampler: SamplerName) -> CompiledModel:
         """Build the PyMC model and, for nutpie, compile it.
 
         Parameters
@@ -124,9 +115,6 @@ class CompiledModel:
         sampler
             ``"nutpie"`` (compiled now) or ``"pymc"`` (compiled by each call
             to :meth:`sample`).
-        held_out
-            Optional mask of rows left out of the likelihood (held-out
-            prediction; see :func:`ceg.model.build_model`).
 
         Returns
         -------
@@ -135,17 +123,13 @@ class CompiledModel:
         """
         from ceg.model import build_model
 
-        model = build_model(spec, design, held_out)
-        sampled = None
-        if spec.structure.ability_residual and spec.structure.residual_integration == "quadrature":
-            sampled = build_model(spec, design, held_out, marginal=True)
+        model = build_model(spec, design)
         compiled = None
         if sampler == "nutpie":
             import nutpie
 
-            compiled = nutpie.compile_pymc_model(model if sampled is None else sampled)
-        return cls(spec=spec, design=design, sampler=sampler, model=model, _nutpie=compiled,
-                   sampled_model=sampled)
+            compiled = nutpie.compile_pymc_model(model)
+        return cls(spec=spec, design=design, sampler=sampler, model=model, _nutpie=compiled)
 
     def _counts(self, n_correct: np.ndarray | None) -> np.ndarray:
         if n_correct is None:
@@ -195,11 +179,10 @@ class CompiledModel:
                 if "initializ" not in str(exc):
                     raise
                 raise _start_error(self.spec, seed, str(exc).splitlines()) from None
-            return self._with_residuals(az.InferenceData(posterior=idata.posterior,
-                                                         sample_stats=idata.sample_stats), k, seed)
+            return az.InferenceData(posterior=idata.posterior, sample_stats=idata.sample_stats)
         import pymc as pm
 
-        with self.model if self.sampled_model is None else self.sampled_model:
+        with self.model:
             pm.set_data({"n_correct_data": k})
             try:
                 idata = pm.sample(draws=draws, tune=tune, chains=chains, random_seed=seed,
@@ -209,57 +192,7 @@ class CompiledModel:
                 raise _start_error(self.spec, seed, str(exc).splitlines()) from None
             finally:
                 pm.set_data({"n_correct_data": self.design.n_correct})
-        return self._with_residuals(az.InferenceData(posterior=idata.posterior,
-                                                     sample_stats=idata.sample_stats), k, seed)
-
-    def _with_residuals(self, idata: az.InferenceData, n_correct: np.ndarray,
-                        seed: int) -> az.InferenceData:
-        """Draw the integrated residuals back into a posterior (quadrature specs only).
-
-        For each draw, every (model, benchmark) residual is drawn from its exact
-        conditional posterior given that draw's other parameters
-        (:func:`ceg.quadrature.draw_residuals`), so the posterior holds joint draws
-        with ``ability_residual_z`` and ``ability_residual``, as a sampled fit does.
-        Seeded by ``seed``.
-        """
-        if self.sampled_model is None:
-            return idata
-        import pytensor
-
-        from ceg.model import residual_grid
-        from ceg.quadrature import draw_residuals
-
-        sm = self.sampled_model
-        names = [v.name for v in sm.free_RVs]
-        with self._lock:
-            if self._residual_fn is None:
-                g = residual_grid(sm)
-                self._residual_fn = pytensor.function(
-                    [sm[n] for n in names], [g["centre"], g["scale"], g["log_density"]],
-                    mode=LOG_DENSITY_MODE, on_unused_input="ignore")
-            post = idata.posterior
-            n_chain, n_draw = post.sizes["chain"], post.sizes["draw"]
-            values = {n: post[n].to_numpy() for n in names}
-            rng = np.random.default_rng([int(seed), RESIDUAL_SEED_STREAM])
-            n_unit = len(self.design.coords["model_benchmark"])
-            r = np.empty((n_chain, n_draw, n_unit))
-            sm.set_data("n_correct_data", n_correct)
-            try:
-                for c in range(n_chain):
-                    for d in range(n_draw):
-                        centre, scale, logd = self._residual_fn(
-                            *[values[n][c, d] for n in names])
-                        r[c, d] = draw_residuals(centre, scale, logd, rng)
-            finally:
-                sm.set_data("n_correct_data", self.design.n_correct)
-        sd = post["ability_residual_sd"].to_numpy()[..., None]
-        dims = ("chain", "draw", "model_benchmark")
-        post = post.assign_coords(model_benchmark=self.design.coords["model_benchmark"])
-        post = post.assign(ability_residual_z=(dims, r / sd), ability_residual=(dims, r))
-        groups = {"posterior": post}
-        if "sample_stats" in idata.groups():
-            groups["sample_stats"] = idata.sample_stats
-        return az.InferenceData(**groups)
+        return az.InferenceData(posterior=idata.posterior, sample_stats=idata.sample_stats)
 
     def log_densities(self, posterior: xr.Dataset,
                       n_correct: np.ndarray | None = None) -> tuple[xr.Dataset, xr.Dataset]:
@@ -308,11 +241,6 @@ class CompiledModel:
                                                sample_dims=("chain", "draw"), dims=dims,
                                                coords=coords, progressbar=False)
         return both[observed], both[free]
-
-
-#: The second entry of the residual draws' seed sequence, ``[seed, RESIDUAL_SEED_STREAM]``:
-#: a stream of its own, apart from the sampler's.
-RESIDUAL_SEED_STREAM = 0x5E51D
 
 
 def _start_error(spec: ModelSpec, seed: int, said: list[str]) -> SamplerStartError:

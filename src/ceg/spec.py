@@ -45,7 +45,6 @@ ADDED_SWITCHES: tuple[tuple[str, str, Any], ...] = (
     ("structure", "family_population", "normal"),
     ("structure", "family_population_nu", 3.0),
     ("structure", "concentration_max", None),
-    ("structure", "residual_integration", "sampled"),
 )
 Floor = Literal["chance", "zero", "learned"]
 #: The curve's shape: ``logistic`` is symmetric; ``loglog`` (Gumbel, exp(-exp(-z))) leaves
@@ -65,12 +64,6 @@ MassMatrix = Literal["diagonal", "low_rank"]
 #: family and the residual within each model; ``nested`` centres the residual within each
 #: (family, benchmark) and leaves out the profile of a benchmark's only family.
 OffsetCentring = Literal["model", "nested"]
-#: How the (model, benchmark) ability residuals reach the sampler: ``sampled`` (a free
-#: variable each, centred as ``offset_centring`` says) or ``quadrature`` (independent
-#: N(0, sd) residuals integrated out of each unit's likelihood by adaptive Gauss-Hermite
-#: quadrature; the sampler never sees them, and they are drawn from their exact conditional
-#: posterior after sampling, so a fit stores them as if they had been sampled).
-ResidualIntegration = Literal["sampled", "quadrature"]
 #: Hierarchical effects whose parameterisation a spec may switch to centred.
 EffectName = Literal["logit_at_ref", "log_slope", "log_concentration", "family_effect",
                      "protocol_offset", "category_mean", "shift_deviation", "shift_scale_slope",
@@ -162,7 +155,6 @@ class Structure:
     anchor_model_effect_trend: bool = False
     anchor_model_effect_line: bool = False
     anchor_latent_deviation: bool = False
-    residual_integration: ResidualIntegration = "sampled"
 
     def uses(self, prior_switch: str) -> bool:
         """Return whether the switch a variant prior belongs to is on (see VARIANT_PRIORS)."""
@@ -411,10 +403,6 @@ class ModelSpec:
                             "structure.anchor_model_effect_trend or "
                             "structure.anchor_model_effect_line = true (it adds the latent-"
                             "compute models to the line of model effects those anchor on)")
-        if structure.residual_integration == "quadrature" and not structure.ability_residual:
-            raise SpecError(f"{source}: structure.residual_integration = \"quadrature\" needs "
-                            "structure.ability_residual = true (it integrates those residuals "
-                            "out of the likelihood)")
         if structure.slope_max is not None and not structure.slope_max > 0:
             raise SpecError(f"{source}: structure.slope_max must be > 0 logits per decade "
                             "(or left out for no cap)")

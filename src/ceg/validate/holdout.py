@@ -140,10 +140,18 @@ def _sample_masked(spec: ModelSpec, design: Design, held_out: np.ndarray, *, dra
                    tune: int, chains: int, seed: int, sampler: SamplerName,
                    progress: bool) -> Any:
     """Sample the model with the held-out rows left out of the likelihood."""
+    from ceg.model import build_model
     from ceg.sampling import CompiledModel
 
-    # not through ceg.sampling's cache, which holds unmasked models only
-    runner = CompiledModel.build(spec, design, sampler, held_out=held_out)
+    model = build_model(spec, design, held_out=held_out)
+    compiled = None
+    if sampler == "nutpie":
+        import nutpie
+
+        compiled = nutpie.compile_pymc_model(model)
+    # ceg.sampling compiles unmasked models only; the masked one is handed to it ready-made.
+    runner = CompiledModel(spec=spec, design=design, sampler=sampler, model=model,
+                           _nutpie=compiled)
     return runner.sample(design.n_correct, draws=draws, tune=tune, chains=chains, seed=seed,
                          progress=progress)
 

@@ -292,3 +292,38 @@ def test_latent_deviation_needs_a_line_or_trend_to_join():
         ModelSpec.from_dict(spec, "x.toml")
     spec["structure"]["anchor_model_effect_trend"] = True
     assert ModelSpec.from_dict(spec, "x.toml").structure.anchor_latent_deviation
+
+
+def test_centring_the_anchored_deviations_keeps_the_model():
+    """``"shift_deviation"`` in ``centred_effects`` samples v = sigma_u z instead of z.
+
+    At jittered points of the non-centred form and the matching points of the centred one,
+    the shifts are equal and the log densities differ by the log Jacobian of v = sigma_u z,
+    -n log sigma_u (n deviations), to rounding.
+    """
+    from fakes import small_table
+    from graph_eval import at_values
+
+    design = make_design(small_table(), ceg.load_registries())
+    spec = ModelSpec.load("default")
+    assert spec.structure.anchor_enhancement_shifts
+    centred = replace(spec, structure=replace(
+        spec.structure, centred_effects=(*spec.structure.centred_effects, "shift_deviation")))
+    plain_model, centred_model = build_model(spec, design), build_model(centred, design)
+    assert ({v.name for v in centred_model.free_RVs} - {v.name for v in plain_model.free_RVs}
+            == {"shift_deviation_centred"})
+    names = ["shift_intercept", "shift_deviation"]
+    plain_shifts = at_values(plain_model, [plain_model[n] for n in names])
+    centred_shifts = at_values(centred_model, [centred_model[n] for n in names])
+    plain_lp, centred_lp = log_density(plain_model), log_density(centred_model)
+    n = len(design.coords["enhancement_benchmark"])
+    rng = np.random.default_rng(5)
+    for _ in range(3):
+        point = {k: v + rng.normal(0, 0.5, np.shape(v))
+                 for k, v in plain_model.initial_point().items()}
+        sd_u = np.exp(point["benchmark_shift_sd_log__"])
+        other = {k: v for k, v in point.items() if k != "shift_deviation_z"}
+        other["shift_deviation_centred"] = sd_u * point["shift_deviation_z"]
+        for got, want in zip(centred_shifts(other), plain_shifts(point), strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+        assert centred_lp(other) - plain_lp(point) == pytest.approx(-n * np.log(sd_u), abs=1e-8)

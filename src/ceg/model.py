@@ -948,6 +948,12 @@ def _anchored_shifts(spec: ModelSpec, design: Design, category_mean: pt.TensorVa
     :math:`\bar z_e` does not enter the model (a direction the prior alone
     sets, independent of everything else).
 
+    With ``"shift_deviation"`` in ``structure.centred_effects`` the deviations
+    are sampled centred, :math:`v_{e,b} = \sigma_u z_{e,b} \sim N(0, \sigma_u)`
+    (free variable ``shift_deviation_centred``), the same model: for data where
+    an enhancement is measured on many benchmarks (chain-of-thought on every
+    benchmark of the ObsScaling split), whose rows pin its deviations down.
+
     Returns
     -------
     tuple of TensorVariable
@@ -964,6 +970,12 @@ def _anchored_shifts(spec: ModelSpec, design: Design, category_mean: pt.TensorVa
     zeta = pm.Normal("shift_intercept_z", 0.0, 1.0, dims="enhancement")
     a = (category_mean + sd_a**2 / var_c * (c - category_mean)
          + pt.sqrt(sd_a**2 * var_mean / var_c) * zeta)
+    if "shift_deviation" in spec.structure.centred_effects:
+        # centred: v = sd_u z, the same model; for data where an enhancement is measured
+        # on many benchmarks and its deviations are pinned down by its rows
+        v = pm.Normal("shift_deviation_centred", 0.0, sd_u, dims="enhancement_benchmark")
+        v_mean = pt.zeros(n_enh)[pairs_enh].inc(v) / n_bench_of
+        return a, (c - a)[pairs_enh] + (v - v_mean[pairs_enh])
     z = pm.Normal("shift_deviation_z", 0.0, 1.0, dims="enhancement_benchmark")
     z_mean = pt.zeros(n_enh)[pairs_enh].inc(z) / n_bench_of
     u = (c - a)[pairs_enh] + sd_u * (z - z_mean[pairs_enh])

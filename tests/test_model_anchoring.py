@@ -20,7 +20,8 @@ import ceg
 from ceg.design import make_design
 from ceg.model import benchmark_family_share, build_model
 from ceg.spec import ModelSpec
-from graph_eval import QUICK_MODE, log_density
+from fakes import small_table
+from graph_eval import QUICK_MODE, at_values, log_density
 
 NATURAL = ("logit_at_ref", "slope", "family_effect", "log10_flop", "midpoint")
 
@@ -301,9 +302,6 @@ def test_centring_the_anchored_deviations_keeps_the_model():
     the shifts are equal and the log densities differ by the log Jacobian of v = sigma_u z,
     -n log sigma_u (n deviations), to rounding.
     """
-    from fakes import small_table
-    from graph_eval import at_values
-
     design = make_design(small_table(), ceg.load_registries())
     spec = ModelSpec.load("default")
     assert spec.structure.anchor_enhancement_shifts

@@ -974,12 +974,10 @@ def _anchored_shifts(spec: ModelSpec, design: Design, category_mean: pt.TensorVa
         # centred: v = sd_u z, the same model; for data where an enhancement is measured
         # on many benchmarks and its deviations are pinned down by its rows
         v = pm.Normal("shift_deviation_centred", 0.0, sd_u, dims="enhancement_benchmark")
-        v_mean = pt.zeros(n_enh)[pairs_enh].inc(v) / n_bench_of
-        return a, (c - a)[pairs_enh] + (v - v_mean[pairs_enh])
-    z = pm.Normal("shift_deviation_z", 0.0, 1.0, dims="enhancement_benchmark")
-    z_mean = pt.zeros(n_enh)[pairs_enh].inc(z) / n_bench_of
-    u = (c - a)[pairs_enh] + sd_u * (z - z_mean[pairs_enh])
-    return a, u
+    else:
+        v = sd_u * pm.Normal("shift_deviation_z", 0.0, 1.0, dims="enhancement_benchmark")
+    v_mean = pt.zeros(n_enh)[pairs_enh].inc(v) / n_bench_of
+    return a, (c - a)[pairs_enh] + (v - v_mean[pairs_enh])
 
 
 def _anchored_latent_compute(design: Design, family_effect: pt.TensorVariable,

@@ -47,7 +47,7 @@ def main() -> None:
         fn = model.logp_dlogp_function(ravel_inputs=True)
         fn.set_extra_values({})
         point = model.initial_point()
-        x = np.concatenate([np.ravel(point[v.name]) for v in fn._grad_vars])
+        x = np.concatenate([np.ravel(point[v.name]) for v in model.continuous_value_vars])
         x = x + np.random.default_rng(0).normal(0.0, 0.1, x.size)
         compile_s = time.perf_counter() - start
         for _ in range(50):

@@ -11,13 +11,15 @@ from scipy.special import expit
 
 import ceg
 from ceg.design import make_design
-from ceg.errors import CegError
+from ceg.errors import CegError, FitFileError
 from ceg.model import build_model
 from ceg.spec import ModelSpec
 from ceg.validate.holdout import (
     HoldoutResult,
     held_out_mask,
+    predict_masked,
     predictive_counts,
+    read_masked_fit,
     score_predictions,
     sigmoid_baseline,
     summarise_holdout,
@@ -101,6 +103,13 @@ def test_score_predictions_intervals_and_errors():
         "n_held_out_rows": 2, "spec_name": "default", "sampler": "nutpie", "chains": 2,
         "draws": 10, "tune": 10, "seed": 1, "diagnostics": "fake"})
     assert "| all | 2 |" in result.markdown("ceg validate holdout x.csv")
+    assert "calibrated model" not in result.markdown()
+    result.calibrated = pd.DataFrame({"n": [2], "calibrated_90_low": [0.5],
+                                      "calibrated_90_high": [1.0], "coverage_90": [0.5],
+                                      "p_90": [0.4]}, index=pd.Index(["all"], name="group"))
+    md = result.markdown()
+    assert "## Coverage a calibrated model would show" in md
+    assert "| all | 2 | 0.5 | 1 | 0.5 | 0.4 |" in md
 
 
 def test_predictive_counts_from_a_masked_models_draws(design):
@@ -125,3 +134,60 @@ def test_unseen_families_are_those_without_a_training_row():
     held = np.array([False, True, True, True, False])
     assert unseen_families(table, held) == ["B"]
     assert unseen_families(table, np.zeros(5, bool)) == []
+
+
+def test_a_saved_training_fit_is_scored_again_and_checked_against_its_split(
+        design, tmp_path, monkeypatch):
+    import xarray as xr
+
+    import ceg.validate.holdout as holdout_module
+
+    spec = ModelSpec.load("default")
+    table = small_table()
+    mask = np.zeros(design.n_obs, dtype=bool)
+    mask[::5] = True
+    masked = build_model(spec, design, held_out=mask)
+    with masked:
+        # prior draws as stand-in posterior, 2 chains x 40 (no sampling, no C compile)
+        prior = pm.sample_prior_predictive(draws=80, random_seed=3,
+                                           compile_kwargs=quick_compile()).prior
+    posterior = prior.stack(s=("chain", "draw")).drop_vars(["s", "chain", "draw"]).rename(
+        s="draw").assign_coords(draw=np.arange(80)).coarsen(draw=40).construct(
+        draw=("chain", "draw")).assign_coords(chain=[0, 1], draw=np.arange(40))
+    stats = xr.Dataset({"diverging": (("chain", "draw"), np.zeros((2, 40), bool))},
+                       coords={"chain": [0, 1], "draw": np.arange(40)})
+
+    def fake_sample(*args, **kwargs):
+        import arviz as az
+
+        return az.InferenceData(posterior=posterior.copy(), sample_stats=stats)
+
+    monkeypatch.setattr(holdout_module, "_sample_masked", fake_sample)
+    path = tmp_path / "fit.nc"
+    pred, info = predict_masked(table, design, spec, mask, draws=40, tune=7, chains=2, seed=5,
+                                sampler="nutpie", save_fit=path, calibration_replicates=30)
+    cal = info["calibrated_coverage"]
+    assert list(cal.index) == list(summarise_holdout(pred).index)
+    assert (cal["calibrated_90_low"] <= cal["calibrated_90_high"]).all()
+    # the saved file records what it was made from; scored again, the same predictions
+    idata = read_masked_fit(path, spec, table, mask)
+    assert int(idata.posterior.attrs["ceg_holdout_tune"]) == 7
+    again, info2 = predict_masked(table, design, spec, mask, draws=40, tune=7, chains=2,
+                                  seed=5, sampler="nutpie", idata=idata)
+    pd.testing.assert_frame_equal(again, pred)
+    assert info2["fit_seconds"] == info["fit_seconds"]
+    assert "calibrated_coverage" not in info2
+    other = mask.copy()
+    other[1] = True
+    with pytest.raises(FitFileError, match="another table or cutoff"):
+        read_masked_fit(path, spec, table, other)
+    with pytest.raises(FitFileError, match="another model"):
+        read_masked_fit(path, _other_spec(), table, mask)
+    with pytest.raises(FitFileError, match="file not found"):
+        read_masked_fit(tmp_path / "none.nc", spec, table, mask)
+
+
+def _other_spec() -> ModelSpec:
+    d = ModelSpec.load("default").to_dict()
+    d["sampler"]["target_accept"] = 0.8  # a renamed spec is the same model; this is not
+    return ModelSpec.from_dict(d)

@@ -243,6 +243,9 @@ def holdout_cmd(
     save_fit: Annotated[Path | None, typer.Option(
         "--save-fit", help="Also write the training fit's InferenceData (NetCDF) here, to "
                            "diagnose it.", dir_okay=False)] = None,
+    from_fit: Annotated[Path | None, typer.Option(
+        "--from-fit", help="Score a training fit saved by --save-fit again instead of "
+                           "sampling (same data, cutoff and model).", dir_okay=False)] = None,
     spec: SpecAlias = None,
 ) -> None:
     """Fit below a compute cutoff and predict the larger models' scores."""
@@ -265,10 +268,11 @@ def holdout_cmd(
         warnings.simplefilter("ignore", DataWarning)  # shown by read_table
         result = holdout(table, cutoff_flop, model_spec, registries=reg, draws=draws,
                          tune=tune, chains=chains, seed=seed, sampler=chosen,
-                         progress=bar, save_fit=save_fit)
+                         progress=bar, save_fit=save_fit, from_fit=from_fit)
     md = result.write(out, command=_command(
         "holdout", data, cutoff_flop=f"{cutoff_flop:g}", model=name_of_spec, out=out,
-        draws=draws, tune=tune, chains=chains, seed=seed, sampler=chosen))
+        draws=draws, tune=tune, chains=chains, seed=seed, sampler=chosen,
+        from_fit=from_fit))
     typer.echo(result.summary.round(3).to_string())
     console.print(f"Training fit: {result.settings['diagnostics']}", highlight=False)
     console.print(f"Wrote the report to {md}", highlight=False)

@@ -36,14 +36,20 @@ from ceg.spec import ModelSpec, SamplerName
 from ceg.validate.scores import (
     LEVELS,
     add_groups,
+    calibrated_coverage,
     log_predictive_density,
     score_predictions,
     summarise_predictions,
+    summary_groups,
     write_prediction_report,
 )
 
 #: The ObsScaling split (Ruan et al. 2024): Llama-2-7B's 6 N D = 6 x 7e9 x 2e12 FLOP.
 OBSSCALING_CUTOFF_FLOP = 8.4e22
+#: Joint predictive draws taken as pseudo-observations to measure the coverage a
+#: calibrated model would show on the held-out rows (:func:`calibrated_coverage`);
+#: 1,000 put the 5% and 95% points of a group's coverage within about 0.01.
+CALIBRATION_REPLICATES = 1000
 
 
 def held_out_mask(table: pd.DataFrame, cutoff_flop: float) -> np.ndarray:
@@ -156,6 +162,82 @@ def _sample_masked(spec: ModelSpec, design: Design, held_out: np.ndarray, *, dra
                          progress=progress)
 
 
+#: Prefix of the attributes a held-out training fit records about itself.
+_ATTR = "ceg_holdout_"
+
+
+def split_digest(table: pd.DataFrame, held_out: np.ndarray) -> str:
+    """Return a SHA-256 of a validated table and a held-out mask: what a masked fit saw.
+
+    Parameters
+    ----------
+    table
+        The validated table (row order as the design).
+    held_out
+        Boolean per row.
+
+    Returns
+    -------
+    str
+        Hex digest.
+    """
+    import hashlib
+
+    from ceg.fit import table_digest
+
+    h = hashlib.sha256(table_digest(table).encode())
+    h.update(np.packbits(np.asarray(held_out, dtype=bool)).tobytes())
+    h.update(str(len(table)).encode())
+    return h.hexdigest()
+
+
+def read_masked_fit(path: Path | str, spec: ModelSpec, table: pd.DataFrame,
+                    held_out: np.ndarray) -> Any:
+    """Read a held-out training fit saved by ``save_fit`` and check what it was made from.
+
+    Parameters
+    ----------
+    path
+        The NetCDF file.
+    spec, table, held_out
+        The spec, validated table and mask it must have been made with.
+
+    Returns
+    -------
+    arviz.InferenceData
+        The fit.
+
+    Raises
+    ------
+    FitFileError
+        If the file is missing or unreadable, or records another spec or split.
+    """
+    import arviz as az
+
+    from ceg.errors import FitFileError
+
+    path = Path(path)
+    if not path.exists():
+        raise FitFileError(f"{path}: file not found: give a fit saved by 'ceg validate "
+                           "holdout --save-fit'")
+    try:
+        idata = az.from_netcdf(path)
+    except Exception as exc:  # netCDF/HDF5 raise many types
+        raise FitFileError(f"{path}: not a NetCDF file ({exc})") from None
+    attrs = idata.posterior.attrs if "posterior" in idata.groups() else {}
+    if _ATTR + "spec_sha256" not in attrs:
+        raise FitFileError(f"{path}: not a held-out training fit of this version of ceg (no "
+                           f"{_ATTR}spec_sha256 attribute): rerun 'ceg validate holdout "
+                           "--save-fit'")
+    if attrs[_ATTR + "spec_sha256"] != spec.model_digest():
+        raise FitFileError(f"{path}: was fitted with another model than spec {spec.name!r} "
+                           "makes: give the spec it was made with, or refit")
+    if attrs.get(_ATTR + "split_sha256") != split_digest(table, held_out):
+        raise FitFileError(f"{path}: was fitted on another table or cutoff: give the data "
+                           "and --cutoff-flop it was made with, or refit")
+    return idata
+
+
 def unseen_families(table: pd.DataFrame, held_out: np.ndarray) -> list[str]:
     """Return the families none of whose rows are in the training set, sorted."""
     seen = set(table.loc[~np.asarray(held_out, bool), "family"])
@@ -251,11 +333,15 @@ class HoldoutResult:
     settings
         Cutoff, spec, sampler settings, seed, counts of rows and models, and
         the convergence diagnostics of the training fit.
+    calibrated
+        By summary group: the coverage a calibrated model would show on these
+        rows (:func:`~ceg.validate.scores.calibrated_coverage`), or ``None``.
     """
 
     predictions: pd.DataFrame
     summary: pd.DataFrame
     settings: dict[str, Any] = field(default_factory=dict)
+    calibrated: pd.DataFrame | None = None
 
     def markdown(self, command: str | None = None) -> str:
         """Return the report as markdown."""
@@ -289,6 +375,22 @@ class HoldoutResult:
             _md(self.summary),
             "",
         ]
+        if self.calibrated is not None:
+            lines += [
+                "## Coverage a calibrated model would show",
+                "",
+                "Rows of one family share its effect, rows of one benchmark its curve, so a "
+                "group's coverage strays from the nominal level by more than independent rows "
+                "would let it, most for groups that span few families. `calibrated_<p>_low` / "
+                "`_high`: the 5% and 95% points of the group's coverage when one joint draw of "
+                "the model's own predictive stands in for the observed scores "
+                f"({s.get('calibration_replicates', CALIBRATION_REPLICATES)} draws); `p_<p>`: "
+                "the two-sided tail probability of the observed coverage among them (small: "
+                "the intervals are too narrow or too wide for these rows, beyond chance).",
+                "",
+                _md(self.calibrated),
+                "",
+            ]
         return "\n".join(lines)
 
     def write(self, folder: Path | str, command: str | None = None) -> Path:
@@ -307,7 +409,8 @@ class HoldoutResult:
             The markdown file.
         """
         return write_prediction_report(folder, "holdout", self.predictions, self.summary,
-                                       self.settings, command, self.markdown(command))
+                                       self.settings, command, self.markdown(command),
+                                       calibrated=self.calibrated)
 
 
 def _md(frame: pd.DataFrame) -> str:
@@ -344,7 +447,8 @@ def holdout(table: pd.DataFrame, cutoff_flop: float = OBSSCALING_CUTOFF_FLOP,
             spec: ModelSpec | str = "default", *, registries: Registries | None = None,
             draws: int | None = None, tune: int | None = None, chains: int | None = None,
             seed: int | None = None, sampler: SamplerName | None = None,
-            progress: bool = False, save_fit: Path | str | None = None) -> HoldoutResult:
+            progress: bool = False, save_fit: Path | str | None = None,
+            from_fit: Path | str | None = None) -> HoldoutResult:
     """Fit the models at or below ``cutoff_flop`` and predict the larger ones.
 
     Parameters
@@ -363,11 +467,20 @@ def holdout(table: pd.DataFrame, cutoff_flop: float = OBSSCALING_CUTOFF_FLOP,
         Show the sampler's progress bar.
     save_fit
         Where to write the training fit's InferenceData (NetCDF), for diagnosis.
+    from_fit
+        A training fit saved by ``save_fit`` to score again instead of
+        sampling (its spec and split are checked against these; ``draws``,
+        ``tune``, ``chains`` and ``sampler`` are then those of the file).
 
     Returns
     -------
     HoldoutResult
         Predictions, summary and settings.
+
+    Raises
+    ------
+    FitFileError
+        If ``from_fit`` cannot be read or was made with another spec or split.
     """
     from ceg.registry import load_registries
     from ceg.table import validate_table
@@ -379,9 +492,19 @@ def holdout(table: pd.DataFrame, cutoff_flop: float = OBSSCALING_CUTOFF_FLOP,
     s = spec.sampler.override(name=sampler, draws=draws, tune=tune, chains=chains, seed=seed)
     draws, tune, chains, seed, sampler = s.draws, s.tune, s.chains, s.seed, s.name
     design = make_design(table, reg)
+    idata = None
+    if from_fit is not None:
+        idata = read_masked_fit(from_fit, spec, table, mask)
+        attrs = idata.posterior.attrs
+        draws, chains = idata.posterior.sizes["draw"], idata.posterior.sizes["chain"]
+        tune = int(attrs.get(_ATTR + "tune", -1))
+        seed = int(attrs.get(_ATTR + "seed", seed))
+        sampler = str(attrs.get(_ATTR + "sampler", "unknown"))
     pred, fit_info = predict_masked(table, design, spec, mask, draws=draws, tune=tune,
                                     chains=chains, seed=seed, sampler=sampler,
-                                    progress=progress, save_fit=save_fit)
+                                    progress=progress, save_fit=save_fit,
+                                    calibration_replicates=CALIBRATION_REPLICATES, idata=idata)
+    calibrated = fit_info.pop("calibrated_coverage")
     base = sigmoid_baseline(table, mask)[mask]
     pred["baseline_pred"] = base
     pred["baseline_abs_error"] = np.abs(base - pred["score"].to_numpy())
@@ -393,15 +516,18 @@ def holdout(table: pd.DataFrame, cutoff_flop: float = OBSSCALING_CUTOFF_FLOP,
         "n_held_out_rows": int(mask.sum()),
         "n_train_models": int(model_of[~mask].nunique()),
         "n_held_out_models": int(model_of[mask].nunique()),
+        "calibration_replicates": CALIBRATION_REPLICATES,
         **fit_info,
     }
-    return HoldoutResult(predictions=pred, summary=summarise_holdout(pred), settings=settings)
+    return HoldoutResult(predictions=pred, summary=summarise_holdout(pred), settings=settings,
+                         calibrated=calibrated)
 
 
 def predict_masked(table: pd.DataFrame, design: Design, spec: ModelSpec, mask: np.ndarray, *,
                    draws: int, tune: int, chains: int, seed: int, sampler: SamplerName,
-                   progress: bool = False,
-                   save_fit: Path | str | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
+                   progress: bool = False, save_fit: Path | str | None = None,
+                   calibration_replicates: int = 0,
+                   idata: Any = None) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Fit the rows outside ``mask`` and predict the rows inside it.
 
     The shared core of the compute-cutoff split (:func:`holdout`) and the
@@ -425,6 +551,14 @@ def predict_masked(table: pd.DataFrame, design: Design, spec: ModelSpec, mask: n
     save_fit
         Where to write the training fit's InferenceData (NetCDF), to diagnose
         it; ``None`` keeps it in memory only.
+    calibration_replicates
+        If positive, also measure the coverage a calibrated model would show
+        on these rows from that many joint predictive draws
+        (:func:`~ceg.validate.scores.calibrated_coverage`).
+    idata
+        A training fit of this masked model already made (see
+        :func:`read_masked_fit`): scored instead of sampling; ``fit_seconds``
+        is then the one it recorded.
 
     Returns
     -------
@@ -436,15 +570,24 @@ def predict_masked(table: pd.DataFrame, design: Design, spec: ModelSpec, mask: n
         of :func:`~ceg.validate.scores.add_groups`.
     fit_info : dict
         ``unseen_families``, ``diagnostics`` (text), ``converged``,
-        ``fit_seconds`` (compile included) and ``mean_n_steps``.
+        ``fit_seconds`` (compile included) and ``mean_n_steps``; with
+        ``calibration_replicates``, also ``calibrated_coverage`` (a data frame
+        by summary group).
     """
     from ceg.diagnostics import diagnose
     from ceg.validate.sbc import calibrated_quantities
 
-    start = time.perf_counter()
-    idata = _sample_masked(spec, design, mask, draws=draws, tune=tune, chains=chains,
-                           seed=seed, sampler=sampler, progress=progress)
-    seconds = time.perf_counter() - start
+    if idata is None:
+        start = time.perf_counter()
+        idata = _sample_masked(spec, design, mask, draws=draws, tune=tune, chains=chains,
+                               seed=seed, sampler=sampler, progress=progress)
+        seconds = time.perf_counter() - start
+        idata.posterior.attrs.update({
+            _ATTR + "spec_sha256": spec.model_digest(), _ATTR + "split_sha256": split_digest(
+                table, mask), _ATTR + "seed": int(seed), _ATTR + "tune": int(tune),
+            _ATTR + "sampler": str(sampler), _ATTR + "fit_seconds": round(seconds, 1)})
+    else:
+        seconds = idata.posterior.attrs.get(_ATTR + "fit_seconds")
     if save_fit is not None:
         from ceg.files import write_atomic
 
@@ -471,13 +614,18 @@ def predict_masked(table: pd.DataFrame, design: Design, spec: ModelSpec, mask: n
     info = {
         "unseen_families": unseen,
         "diagnostics": str(diag), "converged": diag.converged,
-        "fit_seconds": round(seconds, 1),
+        "fit_seconds": round(float(seconds), 1) if seconds is not None else None,
         "mean_n_steps": (round(float(idata.sample_stats["n_steps"].mean()), 1)
                          if "n_steps" in idata.sample_stats else None),
     }
+    if calibration_replicates > 0:
+        info["calibrated_coverage"] = calibrated_coverage(
+            counts, design.n_items[mask], summary_groups(out), summarise_predictions(out),
+            n_replicates=calibration_replicates, seed=seed)
     return out, info
 
 
-__all__ = ["LEVELS", "OBSSCALING_CUTOFF_FLOP", "HoldoutResult", "held_out_log_likelihood",
+__all__ = ["CALIBRATION_REPLICATES", "LEVELS", "OBSSCALING_CUTOFF_FLOP", "HoldoutResult",
+           "held_out_log_likelihood", "read_masked_fit", "split_digest",
            "held_out_mask", "holdout", "predict_masked", "predictive_counts",
            "score_predictions", "sigmoid_baseline", "summarise_holdout", "unseen_families"]

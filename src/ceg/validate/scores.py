@@ -59,12 +59,23 @@ def score_predictions(counts: np.ndarray, n_items: np.ndarray, observed: np.ndar
     out = pd.DataFrame({"pred_mean": s.mean(0), "pred_median": np.median(s, 0)})
     for level in levels:
         p = round(level * 100)
-        lo, hi = np.quantile(s, [(1 - level) / 2, (1 + level) / 2], axis=0)
+        lo, hi = _interval_ends(s, level)
         out[f"low_{p}"], out[f"high_{p}"] = lo, hi
-        out[f"inside_{p}"] = (y >= lo - 1e-12) & (y <= hi + 1e-12)
+        out[f"inside_{p}"] = _inside(y, lo, hi)
     out["abs_error"] = np.abs(out["pred_mean"].to_numpy() - y)
     out["crps"] = np.asarray(scoringrules.crps_ensemble(y, s.T, m_axis=-1), dtype=float)
     return out
+
+
+def _interval_ends(scores: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Return the ends of each column's central ``level`` interval of draws (draw, row)."""
+    lo, hi = np.quantile(scores, [(1 - level) / 2, (1 + level) / 2], axis=0)
+    return lo, hi
+
+
+def _inside(y: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Whether ``y`` lies in ``[lo, hi]``, ends included (scores are counts / items)."""
+    return (y >= lo - 1e-12) & (y <= hi + 1e-12)
 
 
 def log_predictive_density(log_lik: np.ndarray) -> np.ndarray:
@@ -180,45 +191,159 @@ def summarise_predictions(predictions: pd.DataFrame) -> pd.DataFrame:
                                 if has.any() else float("nan"))
         return row
 
-    rows = {c: one(g) for c, g in predictions.groupby("condition", sort=True)}
-    rows["all"] = one(predictions)
-    if "family_in_training" in predictions:
-        seen = predictions["family_in_training"].astype(bool)
-        for label, rows_ in (("all: family in training", seen), ("all: new family", ~seen)):
-            if rows_.any():
-                rows[label] = one(predictions[rows_])
-    for column, stem in (("training_models", "training models"),
-                         ("above_floor", "above floor")):
-        if column in predictions:
-            for value, g in predictions.groupby(column, sort=True):
-                rows[f"{stem}: {value}"] = one(g)
+    rows = {label: one(predictions[m]) for label, m in summary_groups(predictions).items()}
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("group")
 
 
-def split_coverages(summary: pd.DataFrame) -> dict[str, dict[str, float]]:
+def summary_groups(predictions: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Return the groups a summary reports, as boolean row masks, in report order.
+
+    Parameters
+    ----------
+    predictions
+        One row per predicted observation with ``condition`` and, where
+        present, ``family_in_training``, ``training_models`` and ``above_floor``.
+
+    Returns
+    -------
+    dict
+        Label to mask: each condition (its name, sorted), ``all``, ``all: family
+        in training`` and ``all: new family`` (where non-empty), ``training
+        models: <bin>`` and ``above floor: <bin>``.
+    """
+    groups: dict[str, np.ndarray] = {}
+    for value in sorted(predictions["condition"].unique()):
+        groups[str(value)] = (predictions["condition"] == value).to_numpy()
+    groups["all"] = np.ones(len(predictions), dtype=bool)
+    if "family_in_training" in predictions:
+        seen = predictions["family_in_training"].astype(bool).to_numpy()
+        for label, m in (("all: family in training", seen), ("all: new family", ~seen)):
+            if m.any():
+                groups[label] = m
+    for column, stem in (("training_models", "training models"),
+                         ("above_floor", "above floor")):
+        if column in predictions:
+            for value in sorted(predictions[column].unique()):
+                groups[f"{stem}: {value}"] = (predictions[column] == value).to_numpy()
+    return groups
+
+
+def calibrated_coverage(counts: np.ndarray, n_items: np.ndarray,
+                        groups: dict[str, np.ndarray], observed: pd.DataFrame | None = None,
+                        levels: tuple[float, ...] = LEVELS, n_replicates: int = 1000,
+                        seed: int = 0, band: float = 0.9) -> pd.DataFrame:
+    """Return the range of coverage a calibrated model would show on these rows.
+
+    Held-out rows are not independent: rows of one new family share its
+    family effect draw, rows of one benchmark its curve, so a group's
+    coverage can stray far from the nominal level although the model is
+    calibrated, and more so the fewer families or benchmarks it spans. This
+    measures that spread from the model's own joint predictive: each
+    replicate takes one predictive draw of every row as the observed scores
+    and scores it against the intervals of all draws, as
+    :func:`score_predictions` scores the real ones. (The replicate's own draw
+    is among the draws the intervals come from: a bias of one in the number
+    of draws.)
+
+    Parameters
+    ----------
+    counts
+        Joint predictive correct counts, shape (draw, row): one posterior draw
+        of all rows per draw, so that the rows' dependence is kept.
+    n_items
+        Items per row.
+    groups
+        Label to boolean row mask (e.g. :func:`summary_groups`).
+    observed
+        The summary of the real scores (:func:`summarise_predictions`),
+        indexed by the same labels; adds ``coverage_<p>`` and the two-sided
+        tail probability ``p_<p>`` of the observed coverage under the
+        replicates.
+    levels
+        Central interval probabilities.
+    n_replicates
+        Draws used as pseudo-observations (at most the number of draws).
+    seed
+        Seed of the choice of replicate draws.
+    band
+        Central probability of the reported range.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``group``: ``n`` and, per level ``p``,
+        ``calibrated_<p>_low`` / ``calibrated_<p>_high`` (the central ``band``
+        range of the replicates' coverage) and, with ``observed``,
+        ``coverage_<p>`` and ``p_<p>`` = 2 min(P(replicate <= observed),
+        P(replicate >= observed)), at most 1.
+    """
+    s = np.asarray(counts, dtype=float) / np.asarray(n_items, dtype=float)[None, :]
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(s.shape[0], size=min(n_replicates, s.shape[0]), replace=False)
+    masks = {g: np.asarray(m, dtype=bool) for g, m in groups.items() if np.any(m)}
+    table: dict[str, dict[str, float]] = {g: {"n": float(m.sum())} for g, m in masks.items()}
+    tail = (1 - band) / 2
+    for level in levels:
+        p = round(level * 100)
+        lo, hi = _interval_ends(s, level)
+        inside = _inside(s[pick], lo[None, :], hi[None, :])
+        for g, m in masks.items():
+            cov = inside[:, m].mean(axis=1)
+            row = table[g]
+            row[f"calibrated_{p}_low"], row[f"calibrated_{p}_high"] = (
+                float(v) for v in np.quantile(cov, [tail, 1 - tail]))
+            if observed is not None and g in observed.index:
+                obs = float(observed.loc[g, f"coverage_{p}"])
+                row[f"coverage_{p}"] = obs
+                row[f"p_{p}"] = float(min(1.0, 2 * min(np.mean(cov <= obs + 1e-12),
+                                                         np.mean(cov >= obs - 1e-12))))
+    out = pd.DataFrame.from_dict(table, orient="index").rename_axis("group")
+    out["n"] = out["n"].astype(int)
+    return out
+
+
+def split_coverages(summary: pd.DataFrame,
+                    calibrated: pd.DataFrame | None = None) -> dict[str, dict[str, Any]]:
     """Return the headline coverages under clear keys (for the JSON report).
 
     Parameters
     ----------
     summary
         Output of :func:`summarise_predictions`.
+    calibrated
+        Output of :func:`calibrated_coverage` for the same rows, if measured.
 
     Returns
     -------
     dict
         ``{"overall" | "seen_family" | "new_family": {"n", "coverage_50",
-        "coverage_90", "mae", "crps", "lpd_mean"}}`` for the groups present.
+        "coverage_90", "mae", "crps", "lpd_mean"}}`` for the groups present;
+        with ``calibrated``, also ``calibrated_<p>`` (``[low, high]``, the
+        range a calibrated model would show) and ``p_<p>`` per level.
     """
     keys = {"overall": "all", "seen_family": "all: family in training",
             "new_family": "all: new family"}
     cols = ["n", "coverage_50", "coverage_90", "mae", "crps", "lpd_mean"]
-    return {k: {c: float(summary.loc[g, c]) for c in cols if c in summary}
-            for k, g in keys.items() if g in summary.index}
+    out: dict[str, dict[str, Any]] = {
+        k: {c: float(summary.loc[g, c]) for c in cols if c in summary}
+        for k, g in keys.items() if g in summary.index}
+    if calibrated is not None:
+        for k, g in keys.items():
+            if k not in out or g not in calibrated.index:
+                continue
+            for lv in LEVELS:
+                p = round(lv * 100)
+                out[k][f"calibrated_{p}"] = [float(calibrated.loc[g, f"calibrated_{p}_low"]),
+                                             float(calibrated.loc[g, f"calibrated_{p}_high"])]
+                if f"p_{p}" in calibrated:
+                    out[k][f"p_{p}"] = float(calibrated.loc[g, f"p_{p}"])
+    return out
 
 
 def write_prediction_report(folder: Path | str, stem: str, predictions: pd.DataFrame,
                             summary: pd.DataFrame, settings: dict[str, Any],
-                            command: str | None, markdown: str) -> Path:
+                            command: str | None, markdown: str,
+                            calibrated: pd.DataFrame | None = None) -> Path:
     """Write ``<stem>_predictions.csv``, ``<stem>.json`` and ``<stem>.md`` into ``folder``.
 
     Parameters
@@ -233,6 +358,10 @@ def write_prediction_report(folder: Path | str, stem: str, predictions: pd.DataF
         The command that made it (stored in the JSON).
     markdown
         The report's markdown text.
+    calibrated
+        The coverage a calibrated model would show (:func:`calibrated_coverage`),
+        if measured: in the JSON under ``calibrated_coverage`` and beside the
+        split coverages.
 
     Returns
     -------
@@ -244,8 +373,11 @@ def write_prediction_report(folder: Path | str, stem: str, predictions: pd.DataF
     write_text_atomic(folder / f"{stem}_predictions.csv", predictions.to_csv(
         index=False, float_format="%.5g", lineterminator="\n"))
     payload = {"settings": settings, "command": command,
-               "coverage": split_coverages(summary),
+               "coverage": split_coverages(summary, calibrated),
                "summary": json.loads(summary.reset_index().to_json(orient="records"))}
+    if calibrated is not None:
+        payload["calibrated_coverage"] = json.loads(
+            calibrated.reset_index().to_json(orient="records"))
     write_text_atomic(folder / f"{stem}.json", json.dumps(payload, indent=1) + "\n")
     md = folder / f"{stem}.md"
     write_text_atomic(md, markdown + "\n")
@@ -253,5 +385,6 @@ def write_prediction_report(folder: Path | str, stem: str, predictions: pd.DataF
 
 
 __all__ = ["ABOVE_FLOOR_BINS", "LEVELS", "TRAINING_MODEL_BINS", "add_groups",
-           "log_predictive_density", "score_predictions", "split_coverages",
-           "summarise_predictions", "write_prediction_report"]
+           "calibrated_coverage", "log_predictive_density", "score_predictions",
+           "split_coverages", "summarise_predictions", "summary_groups",
+           "write_prediction_report"]

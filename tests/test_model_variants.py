@@ -220,6 +220,48 @@ def test_a_generative_floor_lies_between_zero_and_its_cap_from_its_own_populatio
             ModelSpec.from_dict(bad)
 
 
+def test_a_floor_may_exceed_chance_up_to_its_cap():
+    # floor_max_over_chance = r: a benchmark with chance c > 0 has floor
+    # min(1, r c) * logistic(psi) (a model without the ability scores its favourite answer's
+    # share); chance-0 benchmarks keep 0 (no generative floor here); r = 1 is the old model.
+    from ceg import engine
+
+    design = make_design(small_table(("GSM8K", "BoolQ", "ANLI R1")), ceg.load_registries())
+    default, profiles = ModelSpec.load("default"), ModelSpec.load("profiles")
+    base = dataclasses.replace(
+        default, structure=dataclasses.replace(default.structure, floor="learned"),
+        priors={**default.priors,
+                **{k: profiles.priors[k] for k in ("floor_logit_mean", "floor_logit_sd")}})
+    raw = base.to_dict()
+    raw["structure"]["floor_max_over_chance"] = 1.5
+    spec = ModelSpec.from_dict(raw)
+    assert spec.digest() != base.digest()
+    assert ModelSpec.from_dict(base.to_dict()).digest() == base.digest()  # r = 1: unchanged
+    chance = design.benchmark_chance
+    cap = engine.floor_caps(chance, spec.structure)
+    np.testing.assert_allclose(cap, np.where(chance > 0, np.minimum(1, 1.5 * chance), 0.0))
+    assert (cap[chance > 0] > chance[chance > 0]).all()  # BoolQ 0.5 -> 0.75, ANLI 1/3 -> 0.5
+    model, base_model = build_model(spec, design), build_model(base, design)
+    rng = np.random.default_rng(4)
+    point = {k: v + rng.normal(0, 0.5, np.shape(v)) for k, v in model.initial_point().items()}
+    (floor,) = _at_point(model, [model["floor"]], point)
+    (base_floor,) = _at_point(base_model, [base_model["floor"]], point)
+    np.testing.assert_allclose(floor[chance > 0], 1.5 * base_floor[chance > 0], rtol=1e-12)
+    assert (floor[chance == 0] == 0).all()
+    draws = pm.draw(model["floor"], draws=300, random_seed=2)
+    assert (draws <= cap[None, :] + 1e-12).all()
+    assert (draws[:, chance > 0] > chance[None, chance > 0]).any()
+    for value, match in ((0.9, "must be in \\[1, 10\\]"), (11.0, "must be in")):
+        bad = spec.to_dict()
+        bad["structure"]["floor_max_over_chance"] = value
+        with pytest.raises(SpecError, match=match):
+            ModelSpec.from_dict(bad)
+    bad = default.to_dict()
+    bad["structure"]["floor_max_over_chance"] = 1.5
+    with pytest.raises(SpecError, match="needs structure.floor"):
+        ModelSpec.from_dict(bad)
+
+
 def test_a_note_after_the_source_id_does_not_make_a_protocol_group():
     reg = ceg.load_registries()
     t = small_table()

@@ -151,14 +151,42 @@ def _soft_capped_exp(log_value: Any, cap: float | None, lib: ModuleType) -> Any:
     return lib.exp(log_max - softplus)
 
 
-def learned_floor(chance: Any, floor_logit: Any, lib: ModuleType = np) -> Any:
-    r"""Return a learned floor in [0, chance]: ``chance * logistic(floor_logit)``.
+def floor_caps(chance: Any, structure: Structure) -> np.ndarray:
+    """Return the cap of each benchmark's learned floor, from its chance level.
+
+    ``min(1, chance * structure.floor_max_over_chance)`` where chance is
+    positive (a model without the ability scores its favourite answer's share,
+    which exceeds 1/k when answers are unevenly spread); the spec's
+    ``generative_floor_max`` where chance is 0 (0 without it); 0 everywhere
+    when the floor is not learned.
 
     Parameters
     ----------
     chance
-        The benchmark's chance level (for a benchmark with chance 0, the spec's
-        ``generative_floor_max``).
+        Chance levels.
+    structure
+        The spec's structure.
+
+    Returns
+    -------
+    numpy.ndarray
+    """
+    chance = np.asarray(chance, dtype=float)
+    if structure.floor != "learned":
+        return np.zeros(chance.shape)
+    gen = 0.0 if structure.generative_floor_max is None else structure.generative_floor_max
+    return np.where(chance > 0, np.minimum(1.0, chance * structure.floor_max_over_chance), gen)
+
+
+def learned_floor(chance: Any, floor_logit: Any, lib: ModuleType = np) -> Any:
+    r"""Return a learned floor in [0, cap]: ``cap * logistic(floor_logit)``.
+
+    Parameters
+    ----------
+    chance
+        The floor's cap (:func:`floor_caps`): the benchmark's chance level,
+        times ``structure.floor_max_over_chance``, or for a benchmark with
+        chance 0 the spec's ``generative_floor_max``.
     floor_logit
         :math:`\psi_b`, drawn from :math:`N(\mu_\psi, \sigma_\psi)`.
     lib
@@ -649,8 +677,7 @@ def _floor_cap(structure: Structure | None, design: Design, bench: list[str],
     c = design.coords
     chance = np.array([chance_given[i] if nb else design.benchmark_chance[c["benchmark"].index(b)]
                        for i, (b, nb) in enumerate(zip(bench, bench_new, strict=True))])
-    gen = 0.0 if structure.generative_floor_max is None else structure.generative_floor_max
-    return np.where(chance > 0, chance, gen)
+    return floor_caps(chance, structure)
 
 
 def new_family_effects(effect: np.ndarray, family_sd: np.ndarray | None,
@@ -877,7 +904,8 @@ def _draw_benchmarks(keys: list[Any], arrays: dict[str, np.ndarray], posterior: 
                 kappa = benchmark_concentration(scalar("log_concentration_mean"),
                                                 structure.concentration_max)
             if structure.floor == "learned" and chance > 0:
-                floor = learned_floor(chance, scalar("floor_logit_mean") + scalar(
+                floor = learned_floor(floor_caps(chance, structure), scalar(
+                    "floor_logit_mean") + scalar(
                     "floor_logit_sd") * rng.standard_normal(n))
             elif structure.floor == "learned" and structure.generative_floor_max is not None:
                 floor = learned_floor(structure.generative_floor_max, scalar(

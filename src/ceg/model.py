@@ -554,7 +554,7 @@ def detrend_within_families(design: Design, latent: np.ndarray,
 
 def _floor(spec: ModelSpec, design: Design) -> tuple[pt.TensorVariable, pt.TensorVariable,
                                                      np.ndarray]:
-    r"""Return each benchmark's floor (chance, zero, or learned in [0, chance]), its logit and cap.
+    r"""Return each benchmark's floor (chance, zero, or learned in [0, cap]), its logit and cap.
 
     ``floor = "learned"``: :math:`g_b = c_b\,\operatorname{logistic}(\psi_b)`,
     :math:`\psi_b = \mu_\psi + \sigma_\psi z_b` for benchmarks with chance
@@ -599,17 +599,12 @@ def _floor(spec: ModelSpec, design: Design) -> tuple[pt.TensorVariable, pt.Tenso
 
 
 def floor_cap(spec: ModelSpec, design: Design) -> np.ndarray:
-    """Return each benchmark's learned-floor cap: chance, ``generative_floor_max`` or 0.
+    """Return each benchmark's learned-floor cap (:func:`ceg.engine.floor_caps`).
 
     0 where the floor is not learned (``floor`` is ``"chance"`` or ``"zero"``, or
     chance is 0 without ``generative_floor_max``).
     """
-    s = spec.structure
-    chance = np.asarray(design.benchmark_chance, dtype=float)
-    if s.floor != "learned":
-        return np.zeros(len(chance))
-    gen = 0.0 if s.generative_floor_max is None else s.generative_floor_max
-    return np.where(chance > 0, chance, gen)
+    return engine.floor_caps(design.benchmark_chance, spec.structure)
 
 
 def _family_floor(spec: ModelSpec, design: Design, psi: pt.TensorVariable, cap: np.ndarray,

@@ -45,6 +45,7 @@ ADDED_SWITCHES: tuple[tuple[str, str, Any], ...] = (
     ("structure", "family_population", "normal"),
     ("structure", "family_population_nu", 3.0),
     ("structure", "concentration_max", None),
+    ("structure", "floor_max_over_chance", 1.0),
 )
 Floor = Literal["chance", "zero", "learned"]
 #: The curve's shape: ``logistic`` is symmetric; ``loglog`` (Gumbel, exp(-exp(-z))) leaves
@@ -148,6 +149,10 @@ class Structure:
     slope_max: float | None = None
     concentration_max: float | None = None
     generative_floor_max: float | None = None
+    #: A learned floor where chance c > 0 lies in [0, min(1, c * this)]: a model without
+    #: the ability scores its favourite answer's share, above 1/k where answers are uneven
+    #: (ObsScaling's smallest models: 1.14 x chance on BBH temporal_sequences).
+    floor_max_over_chance: float = 1.0
     scale_compute: ScaleCompute = "raw"
     offset_centring: OffsetCentring = "model"
     family_floor: bool = False
@@ -368,6 +373,14 @@ class ModelSpec:
                                 "(a score), or left out for a floor of 0 where chance is 0")
             if structure.floor != "learned":
                 raise SpecError(f"{source}: structure.generative_floor_max needs "
+                                "structure.floor = \"learned\" (it bounds a learned floor)")
+        if structure.floor_max_over_chance != 1.0:
+            if not 1.0 <= structure.floor_max_over_chance <= 10.0:
+                raise SpecError(f"{source}: structure.floor_max_over_chance must be in "
+                                f"[1, 10] (found {structure.floor_max_over_chance}): the floor's "
+                                "cap as a multiple of chance")
+            if structure.floor != "learned":
+                raise SpecError(f"{source}: structure.floor_max_over_chance needs "
                                 "structure.floor = \"learned\" (it bounds a learned floor)")
         if structure.family_floor and structure.floor != "learned":
             raise SpecError(f"{source}: structure.family_floor needs structure.floor = "

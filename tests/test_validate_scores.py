@@ -139,6 +139,8 @@ def test_summary_groups_are_the_summary_rows_in_order():
     assert list(groups) == list(summary.index)
     for label, mask in groups.items():
         assert summary.loc[label, "n"] == mask.sum()
+    fixed = summary_groups(pred, by_outcome=False)
+    assert [g for g in groups if not g.startswith("above floor")] == list(fixed)
 
 
 def test_the_report_carries_the_calibrated_range_beside_the_split_coverages(tmp_path):

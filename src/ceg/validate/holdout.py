@@ -386,7 +386,8 @@ class HoldoutResult:
                 "the model's own predictive stands in for the observed scores "
                 f"({s.get('calibration_replicates', CALIBRATION_REPLICATES)} draws); `p_<p>`: "
                 "the two-sided tail probability of the observed coverage among them (small: "
-                "the intervals are too narrow or too wide for these rows, beyond chance).",
+                "the intervals are too narrow or too wide for these rows, beyond chance). Not "
+                "for groups chosen by the observed score (`above floor`).",
                 "",
                 _md(self.calibrated),
                 "",
@@ -620,7 +621,8 @@ def predict_masked(table: pd.DataFrame, design: Design, spec: ModelSpec, mask: n
     }
     if calibration_replicates > 0:
         info["calibrated_coverage"] = calibrated_coverage(
-            counts, design.n_items[mask], summary_groups(out), summarise_predictions(out),
+            counts, design.n_items[mask], summary_groups(out, by_outcome=False),
+            summarise_predictions(out),
             n_replicates=calibration_replicates, seed=seed)
     return out, info
 

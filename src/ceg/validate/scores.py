@@ -195,7 +195,8 @@ def summarise_predictions(predictions: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("group")
 
 
-def summary_groups(predictions: pd.DataFrame) -> dict[str, np.ndarray]:
+def summary_groups(predictions: pd.DataFrame,
+                   by_outcome: bool = True) -> dict[str, np.ndarray]:
     """Return the groups a summary reports, as boolean row masks, in report order.
 
     Parameters
@@ -203,6 +204,10 @@ def summary_groups(predictions: pd.DataFrame) -> dict[str, np.ndarray]:
     predictions
         One row per predicted observation with ``condition`` and, where
         present, ``family_in_training``, ``training_models`` and ``above_floor``.
+    by_outcome
+        Include the groups defined by the observed score (``above floor``);
+        :func:`calibrated_coverage` must not, as its pseudo-observations
+        would fall in other groups.
 
     Returns
     -------
@@ -222,7 +227,7 @@ def summary_groups(predictions: pd.DataFrame) -> dict[str, np.ndarray]:
                 groups[label] = m
     for column, stem in (("training_models", "training models"),
                          ("above_floor", "above floor")):
-        if column in predictions:
+        if column in predictions and (by_outcome or column != "above_floor"):
             for value in sorted(predictions[column].unique()):
                 groups[f"{stem}: {value}"] = (predictions[column] == value).to_numpy()
     return groups
@@ -253,7 +258,9 @@ def calibrated_coverage(counts: np.ndarray, n_items: np.ndarray,
     n_items
         Items per row.
     groups
-        Label to boolean row mask (e.g. :func:`summary_groups`).
+        Label to boolean row mask (e.g. :func:`summary_groups` with
+        ``by_outcome=False``: a group chosen by the observed score is not
+        one the pseudo-observations can be scored in).
     observed
         The summary of the real scores (:func:`summarise_predictions`),
         indexed by the same labels; adds ``coverage_<p>`` and the two-sided

@@ -284,18 +284,14 @@ def calibrated_coverage(counts: np.ndarray, n_items: np.ndarray,
         ``coverage_<p>`` and ``p_<p>`` = 2 min(P(replicate <= observed),
         P(replicate >= observed)), at most 1.
     """
-    s = np.asarray(counts, dtype=float) / np.asarray(n_items, dtype=float)[None, :]
-    rng = np.random.default_rng(seed)
-    pick = rng.choice(s.shape[0], size=min(n_replicates, s.shape[0]), replace=False)
-    masks = {g: np.asarray(m, dtype=bool) for g, m in groups.items() if np.any(m)}
-    table: dict[str, dict[str, float]] = {g: {"n": float(m.sum())} for g, m in masks.items()}
+    replicates = replicate_coverage(counts, n_items, groups, levels, n_replicates, seed)
+    table: dict[str, dict[str, float]] = {
+        g: {"n": float(np.sum(m))} for g, m in groups.items() if np.any(m)}
     tail = (1 - band) / 2
     for level in levels:
         p = round(level * 100)
-        lo, hi = _interval_ends(s, level)
-        inside = _inside(s[pick], lo[None, :], hi[None, :])
-        for g, m in masks.items():
-            cov = inside[:, m].mean(axis=1)
+        for g in table:
+            cov = replicates[(g, f"coverage_{p}")].to_numpy()
             row = table[g]
             row[f"calibrated_{p}_low"], row[f"calibrated_{p}_high"] = (
                 float(v) for v in np.quantile(cov, [tail, 1 - tail]))
@@ -306,6 +302,37 @@ def calibrated_coverage(counts: np.ndarray, n_items: np.ndarray,
                                                          np.mean(cov >= obs - 1e-12))))
     out = pd.DataFrame.from_dict(table, orient="index").rename_axis("group")
     out["n"] = out["n"].astype(int)
+    return out
+
+
+def replicate_coverage(counts: np.ndarray, n_items: np.ndarray,
+                       groups: dict[str, np.ndarray], levels: tuple[float, ...] = LEVELS,
+                       n_replicates: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """Return each replicate's coverage per group and level (see :func:`calibrated_coverage`).
+
+    Parameters
+    ----------
+    counts, n_items, groups, levels, n_replicates, seed
+        As :func:`calibrated_coverage`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per replicate; columns ``(group, "coverage_<p>")``.
+    """
+    s = np.asarray(counts, dtype=float) / np.asarray(n_items, dtype=float)[None, :]
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(s.shape[0], size=min(n_replicates, s.shape[0]), replace=False)
+    masks = {g: np.asarray(m, dtype=bool) for g, m in groups.items() if np.any(m)}
+    columns: dict[tuple[str, str], np.ndarray] = {}
+    for level in levels:
+        p = round(level * 100)
+        lo, hi = _interval_ends(s, level)
+        inside = _inside(s[pick], lo[None, :], hi[None, :])
+        for g, m in masks.items():
+            columns[(g, f"coverage_{p}")] = inside[:, m].mean(axis=1)
+    out = pd.DataFrame(columns)
+    out.index.name = "replicate"
     return out
 
 
@@ -393,5 +420,5 @@ def write_prediction_report(folder: Path | str, stem: str, predictions: pd.DataF
 
 __all__ = ["ABOVE_FLOOR_BINS", "LEVELS", "TRAINING_MODEL_BINS", "add_groups",
            "calibrated_coverage", "log_predictive_density", "score_predictions",
-           "split_coverages", "summarise_predictions", "summary_groups",
+           "replicate_coverage", "split_coverages", "summarise_predictions", "summary_groups",
            "write_prediction_report"]

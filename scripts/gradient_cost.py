@@ -34,6 +34,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("specs", nargs="+", help="model spec names or paths")
     parser.add_argument("--evals", type=int, default=1000)
+    parser.add_argument("--mode", default=None,
+                        help="PyTensor mode, e.g. NUMBA (what nutpie compiles); default C")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     design = make_design(ceg.load_dataset(), ceg.load_registries())
@@ -44,7 +46,7 @@ def main() -> None:
         kwargs = {"marginal": True} if integrate and can_integrate else {}
         model = build_model(spec, design, **kwargs)
         start = time.perf_counter()
-        fn = model.logp_dlogp_function(ravel_inputs=True)
+        fn = model.logp_dlogp_function(ravel_inputs=True, mode=args.mode)
         fn.set_extra_values({})
         point = model.initial_point()
         x = np.concatenate([np.ravel(point[v.name]) for v in model.continuous_value_vars])

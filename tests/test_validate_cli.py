@@ -73,6 +73,24 @@ def test_holdout_with_a_cutoff_outside_the_data_is_an_input_error(tmp_path, caps
     assert "choose a cutoff inside that range" in flat(capsys.readouterr().err)
 
 
+def test_holdout_from_a_fit_that_is_not_a_held_out_fit_is_an_input_error(tmp_path, capsys):
+    import numpy as np
+    import xarray as xr
+
+    path = tmp_path / "t.csv"
+    table = synthetic_table()
+    table.to_csv(path, index=False)
+    cutoff = f"{np.median(table['train_flop']):g}"
+    missing = ["validate", "holdout", str(path), "--cutoff-flop", cutoff, "--from-fit",
+               str(tmp_path / "nope.nc")]
+    assert run_guarded(app, missing) == 2
+    assert "file not found" in flat(capsys.readouterr().err)
+    other = tmp_path / "other.nc"
+    xr.Dataset({"x": (("chain", "draw"), np.zeros((1, 2)))}).to_netcdf(other, group="posterior")
+    assert run_guarded(app, missing[:-1] + [str(other)]) == 2
+    assert "not a held-out training fit" in flat(capsys.readouterr().err)
+
+
 def test_ppc_of_a_missing_fit_is_an_input_error(tmp_path, capsys):
     assert run_guarded(app, ["validate", "ppc", str(tmp_path / "nope.nc")]) == 2
     assert "file not found" in flat(capsys.readouterr().err)

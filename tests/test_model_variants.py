@@ -177,16 +177,22 @@ def test_a_learned_floor_lies_between_zero_and_chance():
     assert (draws[:, chance == 0] == 0).all()
 
 
-def test_a_generative_floor_lies_between_zero_and_its_cap_from_its_own_population():
-    # generative_floor_max = G: a benchmark with chance 0 (free-form answers, GSM8K) gets a
-    # floor G * logistic(mu_g + sd_g * z) instead of 0; benchmarks with chance keep theirs.
+def _learned_floor_design_and_spec() -> tuple:
+    """A design with a chance-0 benchmark (GSM8K) and two with chance, and the default spec
+    with a learned floor: the floor is all that differs, and it builds fast."""
     design = make_design(small_table(("GSM8K", "BoolQ", "ANLI R1")), ceg.load_registries())
-    # the default with a learned floor: the floor is all that differs, and it builds fast
     default, profiles = ModelSpec.load("default"), ModelSpec.load("profiles")
     base = dataclasses.replace(
         default, structure=dataclasses.replace(default.structure, floor="learned"),
         priors={**default.priors,
                 **{k: profiles.priors[k] for k in ("floor_logit_mean", "floor_logit_sd")}})
+    return design, base
+
+
+def test_a_generative_floor_lies_between_zero_and_its_cap_from_its_own_population():
+    # generative_floor_max = G: a benchmark with chance 0 (free-form answers, GSM8K) gets a
+    # floor G * logistic(mu_g + sd_g * z) instead of 0; benchmarks with chance keep theirs.
+    design, base = _learned_floor_design_and_spec()
     raw = base.to_dict()
     raw["structure"]["generative_floor_max"] = 0.2
     with pytest.raises(SpecError, match="generative_floor_logit_mean"):
@@ -226,12 +232,8 @@ def test_a_floor_may_exceed_chance_up_to_its_cap():
     # share); chance-0 benchmarks keep 0 (no generative floor here); r = 1 is the old model.
     from ceg import engine
 
-    design = make_design(small_table(("GSM8K", "BoolQ", "ANLI R1")), ceg.load_registries())
-    default, profiles = ModelSpec.load("default"), ModelSpec.load("profiles")
-    base = dataclasses.replace(
-        default, structure=dataclasses.replace(default.structure, floor="learned"),
-        priors={**default.priors,
-                **{k: profiles.priors[k] for k in ("floor_logit_mean", "floor_logit_sd")}})
+    design, base = _learned_floor_design_and_spec()
+    default = ModelSpec.load("default")
     raw = base.to_dict()
     raw["structure"]["floor_max_over_chance"] = 1.5
     spec = ModelSpec.from_dict(raw)

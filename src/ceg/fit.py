@@ -174,6 +174,34 @@ class Fit:
         return write_atomic(path, lambda tmp: idata.to_netcdf(tmp, engine="h5netcdf"))
 
 
+def open_netcdf(path: Path | str, missing_hint: str) -> az.InferenceData:
+    """Open a saved InferenceData, with a message a user can act on if it cannot be.
+
+    Parameters
+    ----------
+    path
+        The NetCDF file.
+    missing_hint
+        What to do when the file does not exist (ends the message).
+
+    Returns
+    -------
+    arviz.InferenceData
+
+    Raises
+    ------
+    FitFileError
+        If the file is missing or not NetCDF.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FitFileError(f"{path}: file not found: {missing_hint}")
+    try:
+        return az.from_netcdf(path)
+    except Exception as exc:  # netCDF/HDF5 raise many types
+        raise FitFileError(f"{path}: not a NetCDF file written by ceg ({exc})") from None
+
+
 def load_fit(path: Path | str) -> Fit:
     """Read a fit saved by :meth:`Fit.save`.
 
@@ -194,12 +222,7 @@ def load_fit(path: Path | str) -> Fit:
         version, or its table does not match its stored SHA-256.
     """
     path = Path(path)
-    if not path.exists():
-        raise FitFileError(f"{path}: file not found: check the path, or run 'ceg fit' first")
-    try:
-        idata = az.from_netcdf(path)
-    except Exception as exc:  # netCDF/HDF5 raise many types
-        raise FitFileError(f"{path}: not a NetCDF file written by ceg ({exc})") from None
+    idata = open_netcdf(path, "check the path, or run 'ceg fit' first")
     attrs = idata.posterior.attrs if "posterior" in idata.groups() else {}
     fmt = attrs.get(_ATTR + "format")
     if fmt != FIT_FORMAT:
@@ -420,5 +443,5 @@ def _sample(table: pd.DataFrame, spec: ModelSpec, reg: Registries, used: Registr
                seed=seed)
 
 
-__all__ = ["FIT_FORMAT", "Fit", "data_groups", "fit", "load_fit", "registries_used",
-           "table_digest"]
+__all__ = ["FIT_FORMAT", "Fit", "data_groups", "fit", "load_fit", "open_netcdf",
+           "registries_used", "table_digest"]

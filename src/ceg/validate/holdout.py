@@ -212,18 +212,10 @@ def read_masked_fit(path: Path | str, spec: ModelSpec, table: pd.DataFrame,
     FitFileError
         If the file is missing or unreadable, or records another spec or split.
     """
-    import arviz as az
-
     from ceg.errors import FitFileError
+    from ceg.fit import open_netcdf
 
-    path = Path(path)
-    if not path.exists():
-        raise FitFileError(f"{path}: file not found: give a fit saved by 'ceg validate "
-                           "holdout --save-fit'")
-    try:
-        idata = az.from_netcdf(path)
-    except Exception as exc:  # netCDF/HDF5 raise many types
-        raise FitFileError(f"{path}: not a NetCDF file ({exc})") from None
+    idata = open_netcdf(path, "give a fit saved by 'ceg validate holdout --save-fit'")
     attrs = idata.posterior.attrs if "posterior" in idata.groups() else {}
     if _ATTR + "spec_sha256" not in attrs:
         raise FitFileError(f"{path}: not a held-out training fit of this version of ceg (no "
@@ -498,9 +490,8 @@ def holdout(table: pd.DataFrame, cutoff_flop: float = OBSSCALING_CUTOFF_FLOP,
         idata = read_masked_fit(from_fit, spec, table, mask)
         attrs = idata.posterior.attrs
         draws, chains = idata.posterior.sizes["draw"], idata.posterior.sizes["chain"]
-        tune = int(attrs.get(_ATTR + "tune", -1))
-        seed = int(attrs.get(_ATTR + "seed", seed))
-        sampler = str(attrs.get(_ATTR + "sampler", "unknown"))
+        tune, seed = int(attrs[_ATTR + "tune"]), int(attrs[_ATTR + "seed"])
+        sampler = str(attrs[_ATTR + "sampler"])
     pred, fit_info = predict_masked(table, design, spec, mask, draws=draws, tune=tune,
                                     chains=chains, seed=seed, sampler=sampler,
                                     progress=progress, save_fit=save_fit,
@@ -583,10 +574,10 @@ def predict_masked(table: pd.DataFrame, design: Design, spec: ModelSpec, mask: n
         idata = _sample_masked(spec, design, mask, draws=draws, tune=tune, chains=chains,
                                seed=seed, sampler=sampler, progress=progress)
         seconds = time.perf_counter() - start
-        idata.posterior.attrs.update({
-            _ATTR + "spec_sha256": spec.model_digest(), _ATTR + "split_sha256": split_digest(
-                table, mask), _ATTR + "seed": int(seed), _ATTR + "tune": int(tune),
-            _ATTR + "sampler": str(sampler), _ATTR + "fit_seconds": round(seconds, 1)})
+        record = {"spec_sha256": spec.model_digest(), "split_sha256": split_digest(table, mask),
+                  "seed": int(seed), "tune": int(tune), "sampler": str(sampler),
+                  "fit_seconds": round(seconds, 1)}
+        idata.posterior.attrs.update({_ATTR + k: v for k, v in record.items()})
     else:
         seconds = idata.posterior.attrs.get(_ATTR + "fit_seconds")
     if save_fit is not None:

@@ -45,6 +45,11 @@ class Settings:
         ``"quick"`` (small smoke settings) or ``"full"`` (the issue's settings).
     draws, tune, chains, seed
         Sampler settings of every fit (``target_accept`` comes from the spec).
+    model
+        Spec of the bundled-data and ObsScaling fits: a name in ``models/`` or a path
+        (the default model unless a candidate is being timed).
+    warm
+        Also time a second, warm fit in the same process.
     dataset
         Dataset of the bundled-data, sampler and Stan benchmarks: ``"bundled"``
         or ``"slice"`` (the three benchmarks of :data:`SLICE`).
@@ -64,6 +69,8 @@ class Settings:
     tune: int
     chains: int
     seed: int = 20231212
+    model: str = "default"
+    warm: bool = True
     dataset: str = "bundled"
     obsscaling: str = "obsscaling"
     sizes: tuple[int, ...] = (1_000, 10_000, 100_000)
@@ -73,16 +80,16 @@ class Settings:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def full(cls) -> Settings:
+    def full(cls, model: str = "default") -> Settings:
         """The issue's settings: 4 chains x 1000 draws, full datasets.
 
-        Tuning is the default spec's (what ``ceg fit`` does): the issue fixes the
-        draws, the tuning a converged fit needs is ours to choose.
+        Tuning is the spec's (what ``ceg fit`` does): the issue fixes the draws, the
+        tuning a converged fit needs is ours to choose.
         """
         from ceg.spec import ModelSpec
 
-        return cls(mode="full", draws=1000, tune=ModelSpec.load("default").sampler.tune,
-                   chains=4)
+        return cls(mode="full", draws=1000, tune=ModelSpec.load(model).sampler.tune,
+                   chains=4, model=model)
 
     @classmethod
     def quick(cls) -> Settings:

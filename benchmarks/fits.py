@@ -54,12 +54,13 @@ def _fit_benchmark(name: str, dataset: str, settings: Settings, log_dir: Path,
                    description: str) -> Result:
     res = Result(name=name, description=description)
     args = ["--dataset", dataset, "--draws", str(settings.draws), "--tune", str(settings.tune),
-            "--chains", str(settings.chains), "--seed", str(settings.seed), "--warm"]
+            "--chains", str(settings.chains), "--seed", str(settings.seed),
+            "--model", settings.model] + (["--warm"] if settings.warm else [])
     r = run_worker("fit", args, log_dir=log_dir)
     res.results = r
     rows = [_row(run, r, settings.chains) for run in r["runs"]]
-    res.tables[f"{dataset}: {settings.chains} chains x {settings.draws} draws after "
-               f"{settings.tune} tuning, nutpie, target_accept {r['target_accept']}"] = rows
+    res.tables[f"{dataset}: {r['model']}, {settings.chains} chains x {settings.draws} draws "
+               f"after {settings.tune} tuning, nutpie, target_accept {r['target_accept']}"] = rows
     cold_limit, warm_limit = TARGETS[name]
     full = settings.mode == "full" and dataset == name
     for row, limit in zip(rows, (cold_limit, warm_limit), strict=False):

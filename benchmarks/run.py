@@ -164,6 +164,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--draws", type=int, help="override the draws per chain")
     p.add_argument("--tune", type=int, help="override the tuning draws per chain")
     p.add_argument("--chains", type=int, help="override the number of chains")
+    p.add_argument("--model", default="default",
+                   help="spec of the bundled and ObsScaling fits (a name in models/ or a "
+                        "path; default: the default model), to time a candidate model")
+    p.add_argument("--cold-only", action="store_true",
+                   help="time the cold fit only (no warm refit in the same process)")
     p.add_argument("--dataset", choices=("bundled", "slice"),
                    help="override the dataset of the bundled, samplers and stan benchmarks")
     p.add_argument("--sizes", type=int, nargs="+", help="override the synthetic sizes")
@@ -177,9 +182,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def settings_from(args: argparse.Namespace) -> Settings:
     """The settings of a run: quick or full, with the overrides given."""
-    s = Settings.quick() if args.quick else Settings.full()
+    s = Settings.quick() if args.quick else Settings.full(args.model)
     overrides = {k: getattr(args, k) for k in ("draws", "tune", "chains", "dataset")
                  if getattr(args, k) is not None}
+    if args.model != "default":
+        overrides["model"] = args.model
+    if args.cold_only:
+        overrides["warm"] = False
     if args.sizes:
         overrides["sizes"] = tuple(args.sizes)
     if args.fit_sizes is not None:

@@ -167,7 +167,7 @@ def cmd_fit(a: argparse.Namespace) -> dict[str, Any]:
         start = time.time()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            fit = ceg.fit.fit(table, draws=a.draws, tune=a.tune, chains=a.chains,
+            fit = ceg.fit.fit(table, a.model, draws=a.draws, tune=a.tune, chains=a.chains,
                               seed=a.seed + i, sampler=a.sampler)
         end = time.time()
         run = {"kind": kind, "seed": a.seed + i, "fit_s": end - start,
@@ -181,7 +181,8 @@ def cmd_fit(a: argparse.Namespace) -> dict[str, Any]:
         if i == 0:
             _save_quantities(fit, a.save_quantities)
     model = timers.built.model if timers.built is not None else None
-    return {"dataset": a.dataset, "sampler": a.sampler, "n_obs": len(table),
+    return {"dataset": a.dataset, "model": fit.spec.name, "sampler": a.sampler,
+            "n_obs": len(table),
             "n_free_parameters": _n_free(model) if model is not None else None,
             "target_accept": fit.spec.sampler.target_accept,
             "startup_s": t0 - a.launch_time, "import_s": t_imported - t0,
@@ -242,7 +243,8 @@ def cmd_sample(a: argparse.Namespace) -> dict[str, Any]:
     sampling_attr = idata.posterior.attrs.get("sampling_time")
     fit = Fit(idata=idata, spec=spec, table=table, registries=registries_used(reg, table),
               sampler=a.sampler, seed=a.seed)
-    return {"dataset": a.dataset, "sampler": a.sampler, "n_obs": len(table),
+    return {"dataset": a.dataset, "model": fit.spec.name, "sampler": a.sampler,
+            "n_obs": len(table),
             "n_free_parameters": _n_free(model), "target_accept": ta,
             "startup_and_import_s": start - a.launch_time,
             "build_s": built - start, "sample_s": end - built, "total_s": end - start,
@@ -472,6 +474,8 @@ def main(argv: list[str] | None = None) -> int:
                             else ("nutpie", "nutpie-lowrank", "pymc", "numpyro"))
         if name == "fit":
             sp.add_argument("--warm", action="store_true", help="then refit in this process")
+            sp.add_argument("--model", default="default",
+                            help="spec: a name in models/ or a path")
         if name == "stan":
             sp.add_argument("--logp-points", type=int, default=0,
                             help="compare Stan's and PyMC's log density at this many points")

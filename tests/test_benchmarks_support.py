@@ -141,3 +141,16 @@ def test_stan_program_parses():
     proc = subprocess.run([str(stanc), "--warn-pedantic", str(sd.STAN_FILE), "--o",
                            "/dev/null"], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_a_candidate_model_is_timed_with_its_own_tuning_and_named_in_the_settings():
+    from benchmarks.run import parse_args, settings_from
+
+    plain = settings_from(parse_args(["--only", "bundled"]))
+    assert plain.model == "default" and plain.warm
+    assert plain.tune == ModelSpec.load("default").sampler.tune
+    s = settings_from(parse_args(["--only", "bundled", "--model", "candidate", "--cold-only"]))
+    assert s.model == "candidate" and not s.warm
+    # the candidate's spec asks for more tuning than the default's: the full run takes it
+    assert s.tune == ModelSpec.load("candidate").sampler.tune != plain.tune
+    assert {"model", "warm"} <= set(s.extra["overridden"])

@@ -36,8 +36,10 @@ from ceg.spec import ModelSpec, SamplerName
 from ceg.validate.scores import (
     LEVELS,
     add_groups,
-    calibrated_coverage,
+    calibrated_range,
+    coverage_of_replicates,
     log_predictive_density,
+    replicate_inside,
     score_predictions,
     summarise_predictions,
     summary_groups,
@@ -47,7 +49,8 @@ from ceg.validate.scores import (
 #: The ObsScaling split (Ruan et al. 2024): Llama-2-7B's 6 N D = 6 x 7e9 x 2e12 FLOP.
 OBSSCALING_CUTOFF_FLOP = 8.4e22
 #: Joint predictive draws taken as pseudo-observations to measure the coverage a
-#: calibrated model would show on the held-out rows (:func:`calibrated_coverage`);
+#: calibrated model would show on the held-out rows
+#: (:func:`~ceg.validate.scores.calibrated_coverage`);
 #: 1,000 put the 5% and 95% points of a group's coverage within about 0.01.
 CALIBRATION_REPLICATES = 1000
 
@@ -368,22 +371,8 @@ class HoldoutResult:
             "",
         ]
         if self.calibrated is not None:
-            lines += [
-                "## Coverage a calibrated model would show",
-                "",
-                "Rows of one family share its effect, rows of one benchmark its curve, so a "
-                "group's coverage strays from the nominal level by more than independent rows "
-                "would let it, most for groups that span few families. `calibrated_<p>_low` / "
-                "`_high`: the 5% and 95% points of the group's coverage when one joint draw of "
-                "the model's own predictive stands in for the observed scores "
-                f"({s.get('calibration_replicates', CALIBRATION_REPLICATES)} draws); `p_<p>`: "
-                "the two-sided tail probability of the observed coverage among them (small: "
-                "the intervals are too narrow or too wide for these rows, beyond chance). Not "
-                "for groups chosen by the observed score (`above floor`).",
-                "",
-                _md(self.calibrated),
-                "",
-            ]
+            lines += calibrated_section(
+                self.calibrated, s.get("calibration_replicates", CALIBRATION_REPLICATES))
         return "\n".join(lines)
 
     def write(self, folder: Path | str, command: str | None = None) -> Path:
@@ -404,6 +393,43 @@ class HoldoutResult:
         return write_prediction_report(folder, "holdout", self.predictions, self.summary,
                                        self.settings, command, self.markdown(command),
                                        calibrated=self.calibrated)
+
+
+def calibrated_section(calibrated: pd.DataFrame, n_replicates: int,
+                       note: str = "") -> list[str]:
+    """Return the report section on the coverage a calibrated model would show.
+
+    Parameters
+    ----------
+    calibrated
+        :func:`~ceg.validate.scores.calibrated_coverage` (or
+        :func:`~ceg.validate.scores.calibrated_range`) by group.
+    n_replicates
+        Joint predictive draws used as pseudo-observations.
+    note
+        A sentence added to the explanation (e.g. how folds were pooled).
+
+    Returns
+    -------
+    list of str
+        Markdown lines.
+    """
+    return [
+        "## Coverage a calibrated model would show",
+        "",
+        "Rows of one family share its effect, rows of one benchmark its curve, so a "
+        "group's coverage strays from the nominal level by more than independent rows "
+        "would let it, most for groups that span few families. `calibrated_<p>_low` / "
+        "`_high`: the 5% and 95% points of the group's coverage when one joint draw of "
+        f"the model's own predictive stands in for the observed scores ({n_replicates} "
+        "draws); `p_<p>`: the two-sided tail probability of the observed coverage among "
+        "them (small: the intervals are too narrow or too wide for these rows, beyond "
+        "chance). Not for groups chosen by the observed score (`above floor`)."
+        + (f" {note}" if note else ""),
+        "",
+        _md(calibrated),
+        "",
+    ]
 
 
 def _md(frame: pd.DataFrame) -> str:
@@ -497,6 +523,7 @@ def holdout(table: pd.DataFrame, cutoff_flop: float = OBSSCALING_CUTOFF_FLOP,
                                     progress=progress, save_fit=save_fit,
                                     calibration_replicates=CALIBRATION_REPLICATES, idata=idata)
     calibrated = fit_info.pop("calibrated_coverage")
+    fit_info.pop("calibration_inside")
     base = sigmoid_baseline(table, mask)[mask]
     pred["baseline_pred"] = base
     pred["baseline_abs_error"] = np.abs(base - pred["score"].to_numpy())
@@ -564,7 +591,8 @@ def predict_masked(table: pd.DataFrame, design: Design, spec: ModelSpec, mask: n
         ``unseen_families``, ``diagnostics`` (text), ``converged``,
         ``fit_seconds`` (compile included) and ``mean_n_steps``; with
         ``calibration_replicates``, also ``calibrated_coverage`` (a data frame
-        by summary group).
+        by summary group) and ``calibration_inside``
+        (:func:`~ceg.validate.scores.replicate_inside`, to pool rows of several fits).
     """
     from ceg.diagnostics import diagnose
     from ceg.validate.sbc import calibrated_quantities
@@ -611,14 +639,17 @@ def predict_masked(table: pd.DataFrame, design: Design, spec: ModelSpec, mask: n
                          if "n_steps" in idata.sample_stats else None),
     }
     if calibration_replicates > 0:
-        info["calibrated_coverage"] = calibrated_coverage(
-            counts, design.n_items[mask], summary_groups(out, by_outcome=False),
-            summarise_predictions(out),
-            n_replicates=calibration_replicates, seed=seed)
+        inside = replicate_inside(counts, design.n_items[mask],
+                                  n_replicates=calibration_replicates, seed=seed)
+        groups = summary_groups(out, by_outcome=False)
+        info["calibration_inside"] = inside
+        info["calibrated_coverage"] = calibrated_range(
+            coverage_of_replicates(inside, groups), groups, summarise_predictions(out))
     return out, info
 
 
 __all__ = ["CALIBRATION_REPLICATES", "LEVELS", "OBSSCALING_CUTOFF_FLOP", "HoldoutResult",
+           "calibrated_section",
            "held_out_log_likelihood", "read_masked_fit", "split_digest",
            "held_out_mask", "holdout", "predict_masked", "predictive_counts",
            "score_predictions", "sigmoid_baseline", "summarise_holdout", "unseen_families"]

@@ -9,7 +9,13 @@ family all of whose models fall in one fold is predicted as a new family.
 
 Folds are written one file each as they finish (``fold_<k>.csv`` with the
 fold's fit settings in ``fold_<k>.json``), so an interrupted run resumes
-where it stopped and loses nothing.
+where it stopped and loses nothing. Each fold also keeps, for 1,000 joint
+predictive draws of its rows taken as pseudo-observations, whether each
+row's pseudo-observation falls inside its intervals
+(``fold_<k>_replicates.npz``): the folds are separate fits, so replicate
+``r`` of every fold can be pooled into one replicate of the whole K-fold,
+and the pooled report gives the coverage a calibrated model would show
+(:func:`ceg.validate.scores.calibrated_range`).
 """
 
 from __future__ import annotations
@@ -23,10 +29,16 @@ import numpy as np
 import pandas as pd
 
 from ceg.errors import CegError
-from ceg.files import write_text_atomic
+from ceg.files import write_atomic, write_text_atomic
 from ceg.registry import Registries
 from ceg.spec import ModelSpec, SamplerName
-from ceg.validate.scores import summarise_predictions, write_prediction_report
+from ceg.validate.scores import (
+    calibrated_range,
+    coverage_of_replicates,
+    summarise_predictions,
+    summary_groups,
+    write_prediction_report,
+)
 
 
 def model_folds(table: pd.DataFrame, n_folds: int, seed: int) -> np.ndarray:
@@ -76,15 +88,20 @@ class KFoldResult:
         :func:`~ceg.validate.scores.summarise_predictions` of all of them.
     settings
         Spec, folds, sampler settings, and per fold its fit's diagnostics.
+    calibrated
+        By summary group: the coverage a calibrated model would show on the
+        pooled rows (:func:`~ceg.validate.scores.calibrated_range`), or
+        ``None`` when a pooled fold kept no replicates (run before they were kept).
     """
 
     predictions: pd.DataFrame
     summary: pd.DataFrame
     settings: dict[str, Any] = field(default_factory=dict)
+    calibrated: pd.DataFrame | None = None
 
     def markdown(self, command: str | None = None) -> str:
         """Return the report as markdown."""
-        from ceg.validate.holdout import _md
+        from ceg.validate.holdout import _md, calibrated_section
 
         s = self.settings
         folds = s.get("folds", [])
@@ -107,12 +124,23 @@ class KFoldResult:
         lines += [f"| {f['fold']} | {f['n_models']} | {f['n_rows']} | {f['converged']} | "
                   f"{f['fit_seconds']} | {f['diagnostics']} |" for f in done]
         lines += ["", _md(self.summary), ""]
+        if self.calibrated is not None:
+            lines += calibrated_section(
+                self.calibrated, s["calibration_replicates"],
+                note="Each fold's replicates come from its own fit; replicate r of every "
+                     "fold makes one replicate of the pooled rows.")
+        else:
+            lines += ["The coverage a calibrated model would show is not reported: "
+                      f"fold(s) {', '.join(map(str, s.get('folds_without_replicates', [])))} "
+                      "kept no predictive replicates (run before they were kept); rerun "
+                      "them into a new folder to get it.", ""]
         return "\n".join(lines)
 
     def write(self, folder: Path | str, command: str | None = None) -> Path:
         """Write ``kfold.md``, ``kfold.json`` and ``kfold_predictions.csv`` into ``folder``."""
         return write_prediction_report(folder, "kfold", self.predictions, self.summary,
-                                       self.settings, command, self.markdown(command))
+                                       self.settings, command, self.markdown(command),
+                                       calibrated=self.calibrated)
 
 
 def kfold(table: pd.DataFrame, spec: ModelSpec | str = "default", n_folds: int = 10, *,
@@ -158,7 +186,7 @@ def kfold(table: pd.DataFrame, spec: ModelSpec | str = "default", n_folds: int =
     from ceg.design import make_design
     from ceg.registry import load_registries
     from ceg.table import validate_table
-    from ceg.validate.holdout import predict_masked
+    from ceg.validate.holdout import CALIBRATION_REPLICATES, predict_masked
 
     spec = spec if isinstance(spec, ModelSpec) else ModelSpec.load(spec)
     reg = registries if registries is not None else load_registries()
@@ -180,7 +208,12 @@ def kfold(table: pd.DataFrame, spec: ModelSpec | str = "default", n_folds: int =
         mask = fold == k
         pred, info = predict_masked(table, design, spec, mask, draws=s.draws, tune=s.tune,
                                     chains=s.chains, seed=s.seed + k, sampler=s.name,
-                                    progress=progress)
+                                    progress=progress,
+                                    calibration_replicates=CALIBRATION_REPLICATES)
+        info.pop("calibrated_coverage")
+        inside = info.pop("calibration_inside")
+        write_atomic(folder / f"fold_{k}_replicates.npz", lambda tmp, inside=inside: _save_npz(
+            tmp, {f"inside_{p}": v for p, v in inside.items()}))
         pred.insert(0, "fold", k)
         n_models = int((table.loc[mask, "family"] + "|" + table.loc[mask, "model"]).nunique())
         write_text_atomic(folder / f"fold_{k}.csv", pred.to_csv(
@@ -188,7 +221,7 @@ def kfold(table: pd.DataFrame, spec: ModelSpec | str = "default", n_folds: int =
         write_text_atomic(folder / f"fold_{k}.json", json.dumps(
             {**key, **info, "fold": k, "n_models": n_models, "n_rows": int(mask.sum()),
              "total_rows": len(table)}, indent=1) + "\n")
-    pieces, fold_info = [], []
+    pieces, fold_info, inside_pieces, missing = [], [], [], []
     for k in range(n_folds):
         path = folder / f"fold_{k}.json"
         if not path.exists():
@@ -198,12 +231,57 @@ def kfold(table: pd.DataFrame, spec: ModelSpec | str = "default", n_folds: int =
         fold_info.append({k_: info[k_] for k_ in ("fold", "n_models", "n_rows", "converged",
                                                    "fit_seconds", "diagnostics",
                                                    "unseen_families")})
+        replicates = folder / f"fold_{k}_replicates.npz"
+        if replicates.exists():
+            inside_pieces.append(_load_npz(replicates))
+        else:
+            missing.append(k)
     if not pieces:
         raise CegError(f"{folder}: no fold has finished yet; run the folds first")
     pred = pd.concat(pieces, ignore_index=True)
+    summary = summarise_predictions(pred)
     settings = {"spec_name": spec.name, **key, "sampler": s.name, "draws": s.draws,
                 "tune": s.tune, "chains": s.chains, "seed": s.seed, "folds": fold_info}
-    return KFoldResult(predictions=pred, summary=summarise_predictions(pred), settings=settings)
+    calibrated = None
+    if missing:
+        settings["folds_without_replicates"] = missing
+    else:
+        inside = pool_replicates(inside_pieces)
+        groups = summary_groups(pred, by_outcome=False)
+        calibrated = calibrated_range(coverage_of_replicates(inside, groups), groups, summary)
+        settings["calibration_replicates"] = int(next(iter(inside.values())).shape[0])
+    return KFoldResult(predictions=pred, summary=summary, settings=settings,
+                       calibrated=calibrated)
+
+
+def pool_replicates(folds: list[dict[int, np.ndarray]]) -> dict[int, np.ndarray]:
+    """Put the folds' replicate arrays side by side, row blocks in fold order.
+
+    Parameters
+    ----------
+    folds
+        Per fold, level in percent to a boolean array (replicate, row)
+        (:func:`~ceg.validate.scores.replicate_inside`), in the order of the
+        pooled predictions' rows.
+
+    Returns
+    -------
+    dict
+        Level to a boolean array (replicate, all rows); the replicates are cut
+        to the fewest any fold kept.
+    """
+    n = min(v.shape[0] for fold in folds for v in fold.values())
+    return {p: np.concatenate([fold[p][:n] for fold in folds], axis=1) for p in folds[0]}
+
+
+def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    with open(path, "wb") as fh:  # a file object: np.savez would add ".npz" to a name
+        np.savez_compressed(fh, **arrays)
+
+
+def _load_npz(path: Path) -> dict[int, np.ndarray]:
+    with np.load(path) as z:
+        return {int(name.removeprefix("inside_")): z[name].astype(bool) for name in z.files}
 
 
 def _check_key(path: Path, key: dict[str, Any]) -> dict[str, Any]:
@@ -215,4 +293,4 @@ def _check_key(path: Path, key: dict[str, Any]) -> dict[str, Any]:
     return info
 
 
-__all__ = ["KFoldResult", "kfold", "model_folds"]
+__all__ = ["KFoldResult", "kfold", "model_folds", "pool_replicates"]

@@ -285,23 +285,104 @@ def calibrated_coverage(counts: np.ndarray, n_items: np.ndarray,
         P(replicate >= observed)), at most 1.
     """
     replicates = replicate_coverage(counts, n_items, groups, levels, n_replicates, seed)
+    return calibrated_range(replicates, groups, observed, band)
+
+
+def calibrated_range(replicates: pd.DataFrame, groups: dict[str, np.ndarray],
+                     observed: pd.DataFrame | None = None, band: float = 0.9) -> pd.DataFrame:
+    """Return the range of the replicates' coverage per group (see :func:`calibrated_coverage`).
+
+    Parameters
+    ----------
+    replicates
+        One row per replicate, columns ``(group, "coverage_<p>")``
+        (:func:`replicate_coverage` or :func:`coverage_of_replicates`).
+    groups
+        Label to boolean row mask, the same as the replicates were scored in.
+    observed
+        The summary of the real scores, indexed by the same labels.
+    band
+        Central probability of the reported range.
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`calibrated_coverage`.
+    """
     table: dict[str, dict[str, float]] = {
         g: {"n": float(np.sum(m))} for g, m in groups.items() if np.any(m)}
     tail = (1 - band) / 2
-    for level in levels:
-        p = round(level * 100)
+    stems = list(dict.fromkeys(c for _, c in replicates.columns))
+    for stem in stems:
+        p = stem.removeprefix("coverage_")
         for g in table:
-            cov = replicates[(g, f"coverage_{p}")].to_numpy()
+            cov = replicates[(g, stem)].to_numpy()
             row = table[g]
             row[f"calibrated_{p}_low"], row[f"calibrated_{p}_high"] = (
                 float(v) for v in np.quantile(cov, [tail, 1 - tail]))
             if observed is not None and g in observed.index:
-                obs = float(observed.loc[g, f"coverage_{p}"])
-                row[f"coverage_{p}"] = obs
+                obs = float(observed.loc[g, stem])
+                row[stem] = obs
                 row[f"p_{p}"] = float(min(1.0, 2 * min(np.mean(cov <= obs + 1e-12),
                                                          np.mean(cov >= obs - 1e-12))))
     out = pd.DataFrame.from_dict(table, orient="index").rename_axis("group")
     out["n"] = out["n"].astype(int)
+    return out
+
+
+def replicate_inside(counts: np.ndarray, n_items: np.ndarray,
+                     levels: tuple[float, ...] = LEVELS, n_replicates: int = 1000,
+                     seed: int = 0) -> dict[int, np.ndarray]:
+    """Return whether each replicate's pseudo-observation of each row lies in its interval.
+
+    The per-row part of :func:`calibrated_coverage`, kept so that rows
+    predicted by separate fits (the folds of a K-fold) can be pooled: replicate
+    ``r`` of one fit and replicate ``r`` of another are independent draws, so
+    their rows may be put side by side.
+
+    Parameters
+    ----------
+    counts, n_items, levels, n_replicates, seed
+        As :func:`calibrated_coverage`.
+
+    Returns
+    -------
+    dict
+        Level in percent (``50``, ``90``) to a boolean array (replicate, row).
+    """
+    s = np.asarray(counts, dtype=float) / np.asarray(n_items, dtype=float)[None, :]
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(s.shape[0], size=min(n_replicates, s.shape[0]), replace=False)
+    out = {}
+    for level in levels:
+        lo, hi = _interval_ends(s, level)
+        out[round(level * 100)] = _inside(s[pick], lo[None, :], hi[None, :])
+    return out
+
+
+def coverage_of_replicates(inside: dict[int, np.ndarray],
+                           groups: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Return each replicate's coverage per group from :func:`replicate_inside`'s arrays.
+
+    Parameters
+    ----------
+    inside
+        Level in percent to a boolean array (replicate, row).
+    groups
+        Label to boolean row mask over the same rows.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per replicate; columns ``(group, "coverage_<p>")``.
+    """
+    masks = {g: np.asarray(m, dtype=bool) for g, m in groups.items() if np.any(m)}
+    columns: dict[tuple[str, str], np.ndarray] = {}
+    for p, hits in inside.items():
+        for g, m in masks.items():
+            columns[(g, f"coverage_{p}")] = hits[:, m].mean(axis=1)
+    out = pd.DataFrame(columns)
+    out.index.name = "replicate"
     return out
 
 
@@ -320,20 +401,8 @@ def replicate_coverage(counts: np.ndarray, n_items: np.ndarray,
     pandas.DataFrame
         One row per replicate; columns ``(group, "coverage_<p>")``.
     """
-    s = np.asarray(counts, dtype=float) / np.asarray(n_items, dtype=float)[None, :]
-    rng = np.random.default_rng(seed)
-    pick = rng.choice(s.shape[0], size=min(n_replicates, s.shape[0]), replace=False)
-    masks = {g: np.asarray(m, dtype=bool) for g, m in groups.items() if np.any(m)}
-    columns: dict[tuple[str, str], np.ndarray] = {}
-    for level in levels:
-        p = round(level * 100)
-        lo, hi = _interval_ends(s, level)
-        inside = _inside(s[pick], lo[None, :], hi[None, :])
-        for g, m in masks.items():
-            columns[(g, f"coverage_{p}")] = inside[:, m].mean(axis=1)
-    out = pd.DataFrame(columns)
-    out.index.name = "replicate"
-    return out
+    return coverage_of_replicates(
+        replicate_inside(counts, n_items, levels, n_replicates, seed), groups)
 
 
 def split_coverages(summary: pd.DataFrame,
@@ -419,6 +488,7 @@ def write_prediction_report(folder: Path | str, stem: str, predictions: pd.DataF
 
 
 __all__ = ["ABOVE_FLOOR_BINS", "LEVELS", "TRAINING_MODEL_BINS", "add_groups",
-           "calibrated_coverage", "log_predictive_density", "score_predictions",
+           "calibrated_coverage", "calibrated_range", "coverage_of_replicates",
+           "replicate_inside", "log_predictive_density", "score_predictions",
            "replicate_coverage", "split_coverages", "summarise_predictions", "summary_groups",
            "write_prediction_report"]

@@ -317,8 +317,8 @@ def fit_cmd(
 
 
 #: What a fit costs, for the line printed before sampling: a measured reference point.
-EXPECTED_DURATION = ("For scale: the bundled dataset at the default settings took 278 s on an "
-                     "idle 2-core machine (benchmarks/README.md).")
+EXPECTED_DURATION = ("For scale: on an idle 2-core machine the bundled dataset took 278 s with "
+                     "the default model and 789 s with the candidate (benchmarks/README.md).")
 #: Words that look like a value given to a flag (``--strict true``).
 _FLAG_VALUES = {"true", "false", "yes", "no", "on", "off", "1", "0"}
 

@@ -84,13 +84,15 @@ def test_counts_are_checked_against_the_design(design):
     np.testing.assert_array_equal(cm._counts(None), design.n_correct)
 
 
-@pytest.mark.parametrize("mass_matrix,low_rank", [("diagonal", False), ("low_rank", True)])
-def test_the_specs_mass_matrix_reaches_nutpie(design, monkeypatch, mass_matrix, low_rank):
+@pytest.mark.parametrize("mass_matrix,low_rank,depth", [("diagonal", False, 10),
+                                                          ("low_rank", True, 8)])
+def test_the_specs_mass_matrix_and_tree_depth_reach_nutpie(design, monkeypatch, mass_matrix,
+                                                           low_rank, depth):
     import nutpie
 
     base = ModelSpec.load("default")
-    spec = dataclasses.replace(base, sampler=dataclasses.replace(base.sampler,
-                                                                 mass_matrix=mass_matrix))
+    spec = dataclasses.replace(base, sampler=dataclasses.replace(
+        base.sampler, mass_matrix=mass_matrix, max_tree_depth=depth))
     seen = {}
 
     class FakeCompiled:
@@ -107,6 +109,7 @@ def test_the_specs_mass_matrix_reaches_nutpie(design, monkeypatch, mass_matrix, 
     with pytest.raises(RuntimeError, match="stop here"):
         cm.sample(draws=5, tune=5, chains=1, seed=1)
     assert seen["low_rank_modified_mass_matrix"] is low_rank
+    assert seen["maxdepth"] == depth
 
 
 def test_a_low_rank_mass_matrix_is_read_and_checked():
@@ -124,6 +127,22 @@ def test_a_low_rank_mass_matrix_is_read_and_checked():
     data["sampler"].update(mass_matrix="low_rank", name="pymc")
     with pytest.raises(SpecError, match="low_rank.*nutpie"):
         ModelSpec.from_dict(data, "x.toml")
+
+
+def test_a_tree_depth_is_read_checked_and_keeps_old_digests():
+    from ceg.errors import SpecError
+
+    default = ModelSpec.load("default")
+    assert default.sampler.max_tree_depth == 10
+    assert "max_tree_depth" not in default.to_dict()["sampler"]  # old digests unchanged
+    data = default.to_dict()
+    data["sampler"]["max_tree_depth"] = 8
+    spec = ModelSpec.from_dict(data, "x.toml")
+    assert spec.sampler.max_tree_depth == 8 and spec.digest() != default.digest()
+    for bad in (3, 16):
+        data["sampler"]["max_tree_depth"] = bad
+        with pytest.raises(SpecError, match=r"max_tree_depth must be in \[4, 15\]"):
+            ModelSpec.from_dict(data, "x.toml")
 
 
 class _FakeCompiled:

@@ -174,7 +174,8 @@ class CompiledModel:
             try:
                 idata = nutpie.sample(compiled, draws=draws, tune=tune, chains=chains,
                                       seed=seed, target_accept=ta, progress_bar=progress,
-                                      cores=cores, low_rank_modified_mass_matrix=low_rank)
+                                      cores=cores, low_rank_modified_mass_matrix=low_rank,
+                                      maxdepth=self.spec.sampler.max_tree_depth)
             except RuntimeError as exc:
                 if "initializ" not in str(exc):
                     raise
@@ -186,8 +187,10 @@ class CompiledModel:
             pm.set_data({"n_correct_data": k})
             try:
                 idata = pm.sample(draws=draws, tune=tune, chains=chains, random_seed=seed,
-                                  target_accept=ta, cores=cores, progressbar=progress,
-                                  compute_convergence_checks=False)
+                                  cores=cores, progressbar=progress,
+                                  compute_convergence_checks=False,
+                                  nuts={"target_accept": ta,
+                                        "max_treedepth": self.spec.sampler.max_tree_depth})
             except pm.exceptions.SamplingError as exc:
                 raise _start_error(self.spec, seed, str(exc).splitlines()) from None
             finally:

@@ -46,6 +46,7 @@ ADDED_SWITCHES: tuple[tuple[str, str, Any], ...] = (
     ("structure", "family_population_nu", 3.0),
     ("structure", "concentration_max", None),
     ("structure", "floor_max_over_chance", 1.0),
+    ("sampler", "max_tree_depth", 10),
 )
 Floor = Literal["chance", "zero", "learned"]
 #: The curve's shape: ``logistic`` is symmetric; ``loglog`` (Gumbel, exp(-exp(-z))) leaves
@@ -204,6 +205,9 @@ class SamplerSettings:
     #: nutpie's mass matrix: "diagonal", or "low_rank" (diagonal plus the few directions
     #: of largest posterior correlation, learned in tuning; nutpie only).
     mass_matrix: MassMatrix = "diagonal"
+    #: The deepest NUTS tree: at most 2**max_tree_depth - 1 leapfrog steps per draw
+    #: (10, the samplers' own default, unless a spec measured a reason for another).
+    max_tree_depth: int = 10
 
     def override(self, *, name: SamplerName | None = None, draws: int | None = None,
                  tune: int | None = None, chains: int | None = None,
@@ -429,6 +433,9 @@ class ModelSpec:
                 raise SpecError(f"{source}: sampler.{key} must be >= 1")
         if not 0.5 <= sampler.target_accept < 1:
             raise SpecError(f"{source}: sampler.target_accept must be in [0.5, 1)")
+        if not 4 <= sampler.max_tree_depth <= 15:
+            raise SpecError(f"{source}: sampler.max_tree_depth must be in [4, 15] (found "
+                            f"{sampler.max_tree_depth}; 10 is the samplers' default)")
         if sampler.mass_matrix == "low_rank" and sampler.name != "nutpie":
             raise SpecError(f"{source}: sampler.mass_matrix = \"low_rank\" needs "
                             "sampler.name = \"nutpie\" (PyMC's NUTS has no low-rank mass matrix)")

@@ -317,7 +317,7 @@ def fit_cmd(
 
 
 #: What a fit costs, for the line printed before sampling: a measured reference point.
-EXPECTED_DURATION = ("For scale: on an idle 2-core machine the bundled dataset took 278 s with "
+EXPECTED_DURATION = ("For scale: on one idle 2-core machine the bundled dataset took 306 s with "
                      "the default model and 789 s with the candidate (benchmarks/README.md).")
 #: Words that look like a value given to a flag (``--strict true``).
 _FLAG_VALUES = {"true", "false", "yes", "no", "on", "off", "1", "0"}

@@ -16,6 +16,7 @@ from ceg.model import build_model
 from ceg.spec import ModelSpec
 from ceg.validate.holdout import (
     HoldoutResult,
+    calibrated_from_replicates,
     held_out_mask,
     predict_masked,
     predictive_counts,
@@ -166,7 +167,8 @@ def test_a_saved_training_fit_is_scored_again_and_checked_against_its_split(
     path = tmp_path / "fit.nc"
     pred, info = predict_masked(table, design, spec, mask, draws=40, tune=7, chains=2, seed=5,
                                 sampler="nutpie", save_fit=path, calibration_replicates=30)
-    cal = info["calibrated_coverage"]
+    assert info["calibration_inside"][90].shape == (30, int(mask.sum()))
+    cal = calibrated_from_replicates(pred, info["calibration_inside"])
     assert list(cal.index) == [g for g in summarise_holdout(pred).index
                                if not g.startswith("above floor")]
     assert (cal["calibrated_90_low"] <= cal["calibrated_90_high"]).all()
@@ -177,7 +179,7 @@ def test_a_saved_training_fit_is_scored_again_and_checked_against_its_split(
                                   seed=5, sampler="nutpie", idata=idata)
     pd.testing.assert_frame_equal(again, pred)
     assert info2["fit_seconds"] == info["fit_seconds"]
-    assert "calibrated_coverage" not in info2
+    assert "calibration_inside" not in info2
     other = mask.copy()
     other[1] = True
     with pytest.raises(FitFileError, match="another table or cutoff"):

@@ -49,7 +49,6 @@ def _fake_predict(calls, replicates=8, keep=True):
             first_half = np.arange(replicates) < replicates // 2
             hits = first_half[:, None] & base[None, :]
             info["calibration_inside"] = {50: hits, 90: hits.copy()}
-            info["calibrated_coverage"] = None
         return out, info
 
     return fake_predict

@@ -522,8 +522,7 @@ def holdout(table: pd.DataFrame, cutoff_flop: float = OBSSCALING_CUTOFF_FLOP,
                                     chains=chains, seed=seed, sampler=sampler,
                                     progress=progress, save_fit=save_fit,
                                     calibration_replicates=CALIBRATION_REPLICATES, idata=idata)
-    calibrated = fit_info.pop("calibrated_coverage")
-    fit_info.pop("calibration_inside")
+    calibrated = calibrated_from_replicates(pred, fit_info.pop("calibration_inside"))
     base = sigmoid_baseline(table, mask)[mask]
     pred["baseline_pred"] = base
     pred["baseline_abs_error"] = np.abs(base - pred["score"].to_numpy())
@@ -590,9 +589,9 @@ def predict_masked(table: pd.DataFrame, design: Design, spec: ModelSpec, mask: n
     fit_info : dict
         ``unseen_families``, ``diagnostics`` (text), ``converged``,
         ``fit_seconds`` (compile included) and ``mean_n_steps``; with
-        ``calibration_replicates``, also ``calibrated_coverage`` (a data frame
-        by summary group) and ``calibration_inside``
-        (:func:`~ceg.validate.scores.replicate_inside`, to pool rows of several fits).
+        ``calibration_replicates``, also ``calibration_inside``
+        (:func:`~ceg.validate.scores.replicate_inside`; see
+        :func:`calibrated_from_replicates`).
     """
     from ceg.diagnostics import diagnose
     from ceg.validate.sbc import calibrated_quantities
@@ -639,17 +638,36 @@ def predict_masked(table: pd.DataFrame, design: Design, spec: ModelSpec, mask: n
                          if "n_steps" in idata.sample_stats else None),
     }
     if calibration_replicates > 0:
-        inside = replicate_inside(counts, design.n_items[mask],
-                                  n_replicates=calibration_replicates, seed=seed)
-        groups = summary_groups(out, by_outcome=False)
-        info["calibration_inside"] = inside
-        info["calibrated_coverage"] = calibrated_range(
-            coverage_of_replicates(inside, groups), groups, summarise_predictions(out))
+        info["calibration_inside"] = replicate_inside(
+            counts, design.n_items[mask], n_replicates=calibration_replicates, seed=seed)
     return out, info
 
 
+def calibrated_from_replicates(predictions: pd.DataFrame,
+                               inside: dict[int, np.ndarray]) -> pd.DataFrame:
+    """Return the coverage a calibrated model would show, by summary group.
+
+    Parameters
+    ----------
+    predictions
+        The predicted rows (:func:`predict_masked`, or the pooled folds of a K-fold).
+    inside
+        Per level, whether each replicate's pseudo-observation of each of those rows
+        falls inside its interval (:func:`~ceg.validate.scores.replicate_inside`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`~ceg.validate.scores.calibrated_range` over the groups of
+        :func:`~ceg.validate.scores.summary_groups` (none chosen by the outcome).
+    """
+    groups = summary_groups(predictions, by_outcome=False)
+    return calibrated_range(coverage_of_replicates(inside, groups), groups,
+                            summarise_predictions(predictions))
+
+
 __all__ = ["CALIBRATION_REPLICATES", "LEVELS", "OBSSCALING_CUTOFF_FLOP", "HoldoutResult",
-           "calibrated_section",
+           "calibrated_from_replicates", "calibrated_section",
            "held_out_log_likelihood", "read_masked_fit", "split_digest",
            "held_out_mask", "holdout", "predict_masked", "predictive_counts",
            "score_predictions", "sigmoid_baseline", "summarise_holdout", "unseen_families"]

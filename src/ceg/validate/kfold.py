@@ -15,7 +15,7 @@ row's pseudo-observation falls inside its intervals
 (``fold_<k>_replicates.npz``): the folds are separate fits, so replicate
 ``r`` of every fold can be pooled into one replicate of the whole K-fold,
 and the pooled report gives the coverage a calibrated model would show
-(:func:`ceg.validate.scores.calibrated_range`).
+(:func:`ceg.validate.holdout.calibrated_from_replicates`).
 """
 
 from __future__ import annotations
@@ -32,13 +32,7 @@ from ceg.errors import CegError
 from ceg.files import write_atomic, write_text_atomic
 from ceg.registry import Registries
 from ceg.spec import ModelSpec, SamplerName
-from ceg.validate.scores import (
-    calibrated_range,
-    coverage_of_replicates,
-    summarise_predictions,
-    summary_groups,
-    write_prediction_report,
-)
+from ceg.validate.scores import summarise_predictions, write_prediction_report
 
 
 def model_folds(table: pd.DataFrame, n_folds: int, seed: int) -> np.ndarray:
@@ -186,7 +180,11 @@ def kfold(table: pd.DataFrame, spec: ModelSpec | str = "default", n_folds: int =
     from ceg.design import make_design
     from ceg.registry import load_registries
     from ceg.table import validate_table
-    from ceg.validate.holdout import CALIBRATION_REPLICATES, predict_masked
+    from ceg.validate.holdout import (
+        CALIBRATION_REPLICATES,
+        calibrated_from_replicates,
+        predict_masked,
+    )
 
     spec = spec if isinstance(spec, ModelSpec) else ModelSpec.load(spec)
     reg = registries if registries is not None else load_registries()
@@ -210,7 +208,6 @@ def kfold(table: pd.DataFrame, spec: ModelSpec | str = "default", n_folds: int =
                                     chains=s.chains, seed=s.seed + k, sampler=s.name,
                                     progress=progress,
                                     calibration_replicates=CALIBRATION_REPLICATES)
-        info.pop("calibrated_coverage")
         inside = info.pop("calibration_inside")
         write_atomic(folder / f"fold_{k}_replicates.npz", lambda tmp, inside=inside: _save_npz(
             tmp, {f"inside_{p}": v for p, v in inside.items()}))
@@ -247,8 +244,7 @@ def kfold(table: pd.DataFrame, spec: ModelSpec | str = "default", n_folds: int =
         settings["folds_without_replicates"] = missing
     else:
         inside = pool_replicates(inside_pieces)
-        groups = summary_groups(pred, by_outcome=False)
-        calibrated = calibrated_range(coverage_of_replicates(inside, groups), groups, summary)
+        calibrated = calibrated_from_replicates(pred, inside)
         settings["calibration_replicates"] = int(next(iter(inside.values())).shape[0])
     return KFoldResult(predictions=pred, summary=summary, settings=settings,
                        calibrated=calibrated)

@@ -643,8 +643,8 @@ def predict_masked(table: pd.DataFrame, design: Design, spec: ModelSpec, mask: n
     return out, info
 
 
-def calibrated_from_replicates(predictions: pd.DataFrame,
-                               inside: dict[int, np.ndarray]) -> pd.DataFrame:
+def calibrated_from_replicates(predictions: pd.DataFrame, inside: dict[int, np.ndarray],
+                               summary: pd.DataFrame | None = None) -> pd.DataFrame:
     """Return the coverage a calibrated model would show, by summary group.
 
     Parameters
@@ -654,6 +654,9 @@ def calibrated_from_replicates(predictions: pd.DataFrame,
     inside
         Per level, whether each replicate's pseudo-observation of each of those rows
         falls inside its interval (:func:`~ceg.validate.scores.replicate_inside`).
+    summary
+        :func:`~ceg.validate.scores.summarise_predictions` of ``predictions`` if
+        already made (it carries the observed coverages); made here otherwise.
 
     Returns
     -------
@@ -662,8 +665,8 @@ def calibrated_from_replicates(predictions: pd.DataFrame,
         :func:`~ceg.validate.scores.summary_groups` (none chosen by the outcome).
     """
     groups = summary_groups(predictions, by_outcome=False)
-    return calibrated_range(coverage_of_replicates(inside, groups), groups,
-                            summarise_predictions(predictions))
+    observed = summarise_predictions(predictions) if summary is None else summary
+    return calibrated_range(coverage_of_replicates(inside, groups), groups, observed)
 
 
 __all__ = ["CALIBRATION_REPLICATES", "LEVELS", "OBSSCALING_CUTOFF_FLOP", "HoldoutResult",

@@ -244,7 +244,7 @@ def kfold(table: pd.DataFrame, spec: ModelSpec | str = "default", n_folds: int =
         settings["folds_without_replicates"] = missing
     else:
         inside = pool_replicates(inside_pieces)
-        calibrated = calibrated_from_replicates(pred, inside)
+        calibrated = calibrated_from_replicates(pred, inside, summary)
         settings["calibration_replicates"] = int(next(iter(inside.values())).shape[0])
     return KFoldResult(predictions=pred, summary=summary, settings=settings,
                        calibrated=calibrated)

@@ -20,17 +20,19 @@ not a test of which term causes the difference: for that, refit with one term ch
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+if TYPE_CHECKING:
+    from ceg.fit import Fit
 
-def per_benchmark(path: str, enhancement: str) -> pd.DataFrame:
+
+def per_benchmark(fit: Fit, path: str, enhancement: str) -> pd.DataFrame:
     """Return the medians of log10 CEG, slope and logit gain per benchmark of one fit."""
     from ceg.derived import log10_ceg_enhancement_benchmark
-    from ceg.fit import load_fit
 
-    fit = load_fit(path)
     log10_ceg = log10_ceg_enhancement_benchmark(fit.idata.posterior, fit.design)
     pairs = log10_ceg.where(log10_ceg.pair_enhancement == enhancement, drop=True)
     if pairs.sizes["enhancement_benchmark"] == 0:
@@ -46,11 +48,8 @@ def per_benchmark(path: str, enhancement: str) -> pd.DataFrame:
     return pd.DataFrame(rows).T
 
 
-def model_effects(path: str, family: str) -> pd.Series | None:
+def model_effects(fit: Fit, family: str) -> pd.Series | None:
     """Return the posterior medians of one family's model effects, or None without them."""
-    from ceg.fit import load_fit
-
-    fit = load_fit(path)
     posterior = fit.idata.posterior
     if not fit.spec.structure.model_effects or "model_effect" not in posterior:
         return None
@@ -67,8 +66,11 @@ def main() -> None:
     parser.add_argument("--family", default=None)
     args = parser.parse_args()
 
-    a = per_benchmark(args.fit_a, args.enhancement)
-    b = per_benchmark(args.fit_b, args.enhancement)
+    from ceg.fit import load_fit
+
+    fits = {"A": load_fit(args.fit_a), "B": load_fit(args.fit_b)}
+    a = per_benchmark(fits["A"], args.fit_a, args.enhancement)
+    b = per_benchmark(fits["B"], args.fit_b, args.enhancement)
     both = a.join(b, lsuffix="_a", rsuffix="_b", how="inner")
     pd.set_option("display.width", 160)
     print(f"A = {args.fit_a}, B = {args.fit_b}; {args.enhancement}, "
@@ -83,8 +85,8 @@ def main() -> None:
     print(f"\nmedian over benchmarks of B / A (log10 CEG lower in B on {lower} of {len(both)}):")
     print(ratio.round(2).to_string())
     if args.family:
-        for name, path in (("A", args.fit_a), ("B", args.fit_b)):
-            effect = model_effects(path, args.family)
+        for name, fit in fits.items():
+            effect = model_effects(fit, args.family)
             print(f"\n{name}: model effects of {args.family}, decades (posterior medians): "
                   + ("none in this fit" if effect is None
                      else ", ".join(f"{m.split('|')[1]} {v:+.2f}" for m, v in effect.items())))

@@ -37,15 +37,15 @@ def per_benchmark(fit: Fit, path: str, enhancement: str) -> pd.DataFrame:
     pairs = log10_ceg.where(log10_ceg.pair_enhancement == enhancement, drop=True)
     if pairs.sizes["enhancement_benchmark"] == 0:
         raise SystemExit(f"{path}: no benchmark of enhancement {enhancement!r}")
-    rows = {}
-    for label in pairs.enhancement_benchmark.values:
-        pair = pairs.sel(enhancement_benchmark=label)
-        benchmark = str(pair.pair_benchmark.values)
-        slope = fit.idata.posterior["slope"].sel(benchmark=benchmark)
-        rows[benchmark] = {"log10_ceg": float(pair.median()),
-                           "slope": float(slope.median()),
-                           "logit_gain": float((pair * slope).median())}
-    return pd.DataFrame(rows).T
+    benchmarks = pairs.pair_benchmark.values
+    slope = fit.idata.posterior["slope"].sel(benchmark=benchmarks).rename(
+        benchmark="enhancement_benchmark")
+    slope = slope.assign_coords(enhancement_benchmark=pairs.enhancement_benchmark.values)
+    draws = ("chain", "draw")
+    return pd.DataFrame({"log10_ceg": pairs.median(draws).values,
+                         "slope": slope.median(draws).values,
+                         "logit_gain": (pairs * slope).median(draws).values},
+                        index=[str(b) for b in benchmarks])
 
 
 def model_effects(fit: Fit, family: str) -> pd.Series | None:
@@ -53,8 +53,10 @@ def model_effects(fit: Fit, family: str) -> pd.Series | None:
     posterior = fit.idata.posterior
     if not fit.spec.structure.model_effects or "model_effect" not in posterior:
         return None
+    design = fit.design
+    in_family = np.asarray(design.coords["family"])[design.model_family] == family
     effect = posterior["model_effect"].median(("chain", "draw")).to_series()
-    return effect[[m for m in effect.index if str(m).split("|")[0] == family]]
+    return effect[in_family]
 
 
 def main() -> None:
@@ -71,7 +73,7 @@ def main() -> None:
     fits = {"A": load_fit(args.fit_a), "B": load_fit(args.fit_b)}
     a = per_benchmark(fits["A"], args.fit_a, args.enhancement)
     b = per_benchmark(fits["B"], args.fit_b, args.enhancement)
-    both = a.join(b, lsuffix="_a", rsuffix="_b", how="inner")
+    both = a.add_suffix("_a").join(b.add_suffix("_b"), how="inner")
     pd.set_option("display.width", 160)
     print(f"A = {args.fit_a}, B = {args.fit_b}; {args.enhancement}, "
           f"{len(both)} benchmarks; posterior medians")

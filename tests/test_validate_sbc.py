@@ -228,3 +228,26 @@ def test_flattened_truth_and_posterior_name_the_same_quantities(spec, design):
     # the simulated counts are the design's and lie within the items
     assert np.all((sim.design.n_correct >= 0) & (sim.design.n_correct <= design.n_items))
     np.testing.assert_allclose(sim.table["score"], sim.design.n_correct / design.n_items)
+
+
+def test_the_truth_reads_observation_cegs_at_the_compute_the_fit_reads_them_at(design):
+    """Regression: the truth once held only the reported deterministics, so under
+    ``scale_compute = "effective"`` its per-observation CEGs fell back to raw compute while
+    the fit's used effective compute (SBC then showed them under-covered, 0.834 at 90%)."""
+    from ceg import derived
+    from ceg.model import build_model
+    from ceg.simulate import simulate_design
+
+    spec = ModelSpec.load("candidate")
+    assert spec.structure.scale_compute == "effective"
+    sim = simulate_design(spec, design, seed=3)
+    truth = sim.truth.expand_dims(chain=[0], draw=[0])
+    # every variable a posterior of this model holds is in the truth
+    model = build_model(spec, design)
+    unobserved = {v.name for v in model.free_RVs + model.deterministics}
+    assert unobserved <= set(truth.data_vars)
+    # and it matters: without the effective compute the same draw gives other CEGs
+    with_scale = derived.log10_ceg_observation(truth, design, spec.x_ref)
+    raw_only = derived.log10_ceg_observation(truth.drop_vars("scale_log10_flop"), design,
+                                             spec.x_ref)
+    assert not np.allclose(with_scale, raw_only, atol=1e-6)

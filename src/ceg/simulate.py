@@ -16,9 +16,9 @@ import pymc as pm
 import xarray as xr
 
 from ceg.design import Design, make_design
-from ceg.model import REPORTED, build_model
+from ceg.model import build_model
 from ceg.registry import Registries
-from ceg.spec import PRIOR_NAMES, ModelSpec
+from ceg.spec import ModelSpec
 
 
 @dataclass(frozen=True)
@@ -30,8 +30,10 @@ class Simulation:
     table
         The design table with ``score`` replaced by simulated scores.
     truth
-        The true values of the model's reported deterministics and of its
-        pooled parameters (:data:`ceg.spec.PRIOR_NAMES`), no chain or draw dims.
+        The true value of every variable of the model's prior draw (free
+        and deterministic; no chain or draw dims), so that anything read
+        from a posterior (:mod:`ceg.engine`, :mod:`ceg.derived`) can be
+        read from the truth the same way.
     design
         The design of the simulated table.
     """
@@ -80,16 +82,23 @@ def simulate_design(spec: ModelSpec, design: Design, seed: int) -> Simulation:
     Returns
     -------
     Simulation
-        The simulated table, the truth (the reported deterministics and
-        every pooled parameter of :data:`ceg.spec.PRIOR_NAMES` the model
-        has) and the design with the simulated counts.
+        The simulated table, the truth (every variable of the prior draw)
+        and the design with the simulated counts.
+
+    Notes
+    -----
+    The truth once held only :data:`ceg.model.REPORTED` and the pooled
+    parameters. The engine reads some quantities from other variables where
+    a posterior has them (``scale_log10_flop``, the compute an enhancement's
+    scale slope multiplies under ``structure.scale_compute = "effective"``)
+    and falls back to raw compute where it does not, so the truth's
+    per-observation CEGs were those of another model than the fit's, and
+    SBC of such a spec reported them under-covered.
     """
     model = build_model(spec, design)
-    names = [*REPORTED, *(p for p in PRIOR_NAMES if p in model.named_vars)]
     with model:
-        prior = pm.sample_prior_predictive(draws=1, random_seed=seed,
-                                           var_names=[*names, "n_correct"])
-    truth = prior.prior[names].isel(chain=0, draw=0).reset_coords(drop=True)
+        prior = pm.sample_prior_predictive(draws=1, random_seed=seed)
+    truth = prior.prior.isel(chain=0, draw=0).reset_coords(drop=True)
     k = prior.prior_predictive["n_correct"].isel(chain=0, draw=0).to_numpy().astype(np.int64)
     out = design.table.copy()
     out["score"] = k / design.n_items

@@ -251,3 +251,28 @@ def test_the_truth_reads_observation_cegs_at_the_compute_the_fit_reads_them_at(d
     raw_only = derived.log10_ceg_observation(truth.drop_vars("scale_log10_flop"), design,
                                              spec.x_ref)
     assert not np.allclose(with_scale, raw_only, atol=1e-6)
+
+
+def test_the_report_says_which_checks_replications_failed_and_on_what():
+    import pandas as pd
+
+    from ceg.validate.report import convergence_table
+
+    reps = pd.DataFrame({
+        "status": ["not_converged", "not_converged", "ok", "failed"],
+        "max_rhat": [1.30, 1.02, 1.001, None], "min_ess_bulk": [12.0, 300.0, 900.0, None],
+        "min_ess_tail": [40.0, 500.0, 800.0, None], "divergences": [7, 0, 0, None],
+        "min_bfmi": [0.5, 0.7, 0.9, None],
+        "problems": ["R-hat 1.300 > 1.01 (worst: log_slope_sd[0]); bulk ESS 12 < 100 (worst: "
+                     "family_sd); tail ESS 40 < 100 (worst: family_sd); 7 divergent "
+                     "transitions (> 0)",
+                     "R-hat 1.020 > 1.01 (worst: log_slope_sd[0])", "", ""]})
+    t = convergence_table(reps)
+    assert t.loc["R-hat", "n_failing"] == 2 and t.loc["divergences", "n_failing"] == 1
+    assert t.loc["bulk ESS", "n_failing"] == 1 and t.loc["E-BFMI", "n_failing"] == 0
+    # the failed replication (no fit) is left out of the medians and extremes
+    assert t.loc["R-hat", "worst"] == 1.30 and t.loc["R-hat", "median"] == 1.02
+    assert t.loc["bulk ESS", "worst"] == 12.0 and t.loc["divergences", "median"] == 0
+    assert t.loc["R-hat", "most_often_worst"] == "log_slope_sd (2)"
+    assert t.loc["tail ESS", "most_often_worst"] == "family_sd (1)"
+    assert t.loc["divergences", "most_often_worst"] == "–"

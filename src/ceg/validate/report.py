@@ -150,6 +150,45 @@ def replication_table(run: SbcRecords) -> pd.DataFrame:
         drop=True)
 
 
+def convergence_table(replications: pd.DataFrame) -> pd.DataFrame:
+    """Return how the replications' fits failed the gate, one row per check.
+
+    Parameters
+    ----------
+    replications
+        :func:`replication_table`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``check`` (``R-hat``, ``bulk ESS``, ``tail ESS``, ``divergences``,
+        ``E-BFMI``); columns ``n_failing`` (replications failing that check),
+        ``median`` and ``worst`` of the diagnostic over the replications that were
+        fitted (the largest R-hat or divergence count, the smallest ESS or E-BFMI),
+        and ``most_often_worst`` (the variables most often named as the worst for
+        that check, with their counts).
+    """
+    fitted = replications[replications["status"] != "failed"]
+    checks = {"R-hat": ("max_rhat", "R-hat", max), "bulk ESS": ("min_ess_bulk", "bulk ESS", min),
+              "tail ESS": ("min_ess_tail", "tail ESS", min),
+              "divergences": ("divergences", "divergent", max),
+              "E-BFMI": ("min_bfmi", "E-BFMI", min)}
+    rows = []
+    for check, (column, word, extreme) in checks.items():
+        problems = [p for ps in fitted["problems"] for p in ps.split("; ")
+                    if word in p.split(" (worst")[0]]
+        worst = pd.Series([p.split("(worst: ")[1].split("[")[0].rstrip(")")
+                           for p in problems if "(worst: " in p], dtype=object)
+        values = pd.to_numeric(fitted[column], errors="coerce").dropna()
+        rows.append({
+            "check": check, "n_failing": len(problems),
+            "median": float(values.median()) if len(values) else np.nan,
+            "worst": float(extreme(values)) if len(values) else np.nan,
+            "most_often_worst": ", ".join(f"{k} ({v})" for k, v in
+                                          worst.value_counts().head(4).items()) or "–"})
+    return pd.DataFrame(rows).set_index("check")
+
+
 # ---------------------------------------------------------------- figures
 
 
@@ -332,6 +371,13 @@ class SbcReport:
         ]
         bad = self.quantities.sort_values("uniformity_p").head(15)
         lines += ["## Least uniform quantities", "", _md_table(bad), ""]
+        n_fitted = int((self.replications["status"] != "failed").sum())
+        if n_fitted:
+            lines += ["## Why replications missed the gate", "",
+                      f"Over the {n_fitted} fitted replications: how many fail each check, "
+                      "the diagnostic's median and most extreme value, and the variables "
+                      "most often named as the worst.", "",
+                      _md_table(convergence_table(self.replications)), ""]
         if self.figures:
             lines += ["## ECDF-difference plots", ""]
             lines += [f"![{name}](figures/{name}.png)" for name in self.figures]
@@ -450,5 +496,6 @@ def sbc_report(folder: Path | str | SbcRecords, figures: bool = True) -> SbcRepo
     return report
 
 
-__all__ = ["ALPHA", "LABELS", "TARGET_90", "SbcReport", "ecdf_figure", "overlay_figure",
+__all__ = ["ALPHA", "LABELS", "TARGET_90", "SbcReport", "convergence_table", "ecdf_figure",
+           "overlay_figure",
            "quantity_table", "replication_table", "sbc_report", "variable_table"]

@@ -53,7 +53,7 @@ def main() -> None:
     seconds = time.perf_counter() - start
     warm = idata.warmup_sample_stats["n_steps"].to_numpy()
     kept = idata.sample_stats["n_steps"].to_numpy()
-    diag = diagnose(calibrated_quantities(idata.posterior, design, spec.x_ref),
+    diag = diagnose(calibrated_quantities(idata.posterior, design, spec.x_ref, spec.structure),
                     idata.sample_stats, spec.convergence)
     result = {
         "spec": spec.name, "seed": s.seed, "tune": s.tune, "draws": s.draws,

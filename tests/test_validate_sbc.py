@@ -253,6 +253,33 @@ def test_the_truth_reads_observation_cegs_at_the_compute_the_fit_reads_them_at(d
     assert not np.allclose(with_scale, raw_only, atol=1e-6)
 
 
+def test_an_effective_compute_model_refuses_a_posterior_without_its_scale_compute(design):
+    """The raw-compute fallback that hid the bug above must not apply silently to a model
+    that reads scale slopes at effective compute: given the spec (or a saved fit's attrs),
+    a posterior without ``scale_log10_flop`` raises; a raw-compute model keeps the fallback."""
+    from ceg import derived
+    from ceg.errors import CegError
+    from ceg.simulate import simulate_design
+
+    spec = ModelSpec.load("candidate")
+    trimmed = simulate_design(spec, design, seed=3).truth.expand_dims(
+        chain=[0], draw=[0]).drop_vars("scale_log10_flop")
+    with pytest.raises(CegError, match="scale_log10_flop.*effective"):
+        derived.log10_ceg_observation(trimmed, design, spec.x_ref, spec.structure)
+    # a saved fit carries its spec in the posterior's attrs: enough without the structure
+    with pytest.raises(CegError, match="scale_log10_flop"):
+        derived.log10_ceg_observation(trimmed.assign_attrs(ceg_spec=spec.to_json()), design,
+                                      spec.x_ref)
+
+    raw = ModelSpec.load("default")
+    assert raw.structure.scale_compute == "raw"
+    truth = simulate_design(raw, design, seed=3).truth.expand_dims(chain=[0], draw=[0])
+    np.testing.assert_allclose(
+        derived.log10_ceg_observation(truth.drop_vars("scale_log10_flop"), design, raw.x_ref,
+                                      raw.structure),
+        derived.log10_ceg_observation(truth, design, raw.x_ref, raw.structure))
+
+
 def test_the_report_says_which_checks_replications_failed_and_on_what():
     import pandas as pd
 

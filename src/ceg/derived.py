@@ -145,7 +145,8 @@ def enhanced_observations(design: Design) -> np.ndarray:
     return np.flatnonzero(design.table["condition"].to_numpy() != BASE)
 
 
-def log10_ceg_observation(posterior: xr.Dataset, design: Design, x_ref: float) -> xr.DataArray:
+def log10_ceg_observation(posterior: xr.Dataset, design: Design, x_ref: float,
+                          structure: Structure | None = None) -> xr.DataArray:
     """Return log10 CEG of every enhanced observation at its model's own compute.
 
     "Its own compute" is the compute the model's scale slope multiplies
@@ -156,11 +157,30 @@ def log10_ceg_observation(posterior: xr.Dataset, design: Design, x_ref: float) -
     For a stacked condition this is the sum of its enhancements' shifts: the
     CEG of the whole condition against the family's base curve (the paper's
     quantity). Dim ``enhanced_observation`` carries the observation number.
+
+    Parameters
+    ----------
+    posterior
+        Posterior draws (or a truth with chain and draw dims of size 1).
+    design
+        The fit's design.
+    x_ref
+        Reference compute, log10 FLOP.
+    structure
+        The spec's structure. Give it: a model that reads scale slopes at
+        effective compute then raises on a posterior without
+        ``scale_log10_flop`` instead of reading them at raw compute
+        (:func:`ceg.engine.scale_variable`).
+
+    Returns
+    -------
+    xarray.DataArray
+        ``log10_ceg`` with dims (chain, draw, enhanced_observation).
     """
     rows = enhanced_observations(design)
     # The engine sums each condition's shifts at the compute its scale slope multiplies (the
     # reported scale_log10_flop; fits made before that switch report log10_flop, the raw one).
-    params = engine.gather(posterior, design, engine.design_rows(design, rows))
+    params = engine.gather(posterior, design, engine.design_rows(design, rows), structure)
     total = engine.evaluate(params, None, x_ref)["log10_ceg"].rename(row="enhanced_observation")
     t = design.table.iloc[rows]
     return total.rename("log10_ceg").assign_coords(

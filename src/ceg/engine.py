@@ -35,6 +35,7 @@ A new link function or model term touches the spec, this module and the builder.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, replace
 from types import ModuleType
 from typing import Any, get_args
@@ -442,6 +443,54 @@ def _check_known(values: list[str], known: list[str], what: str, hint: str) -> N
             raise CegError(f"{what} {v!r} is not in the fit; {hint}.{did_you_mean(v, known)}")
 
 
+def scale_variable(posterior: xr.Dataset, structure: Structure | None = None) -> str:
+    """Return the posterior variable holding the compute each scale slope multiplies.
+
+    ``scale_log10_flop`` where the posterior has it. Without it, raw
+    ``log10_flop`` stands in (fits made before the builder reported the
+    scale compute, whose scale slopes all multiplied raw compute), unless the
+    model read it at effective compute: then raw compute would give other
+    per-observation CEGs than the fit's, so that raises.
+
+    Parameters
+    ----------
+    posterior
+        Posterior draws, or a simulated truth.
+    structure
+        The spec's structure. ``None``: read ``structure.scale_compute`` off the
+        spec a saved fit stores in the posterior's attributes (``ceg_spec``);
+        absent there too, raw compute is assumed.
+
+    Returns
+    -------
+    str
+        ``"scale_log10_flop"`` or ``"log10_flop"``.
+
+    Raises
+    ------
+    CegError
+        The model reads scale slopes at effective compute and the posterior
+        lacks ``scale_log10_flop``.
+    """
+    if "scale_log10_flop" in posterior:
+        return "scale_log10_flop"
+    if structure is not None:
+        mode = structure.scale_compute
+    else:
+        try:
+            mode = json.loads(posterior.attrs["ceg_spec"])["structure"].get("scale_compute",
+                                                                            "raw")
+        except (KeyError, TypeError, ValueError):
+            mode = "raw"
+    if mode == "effective":
+        raise CegError("the posterior lacks 'scale_log10_flop', the effective compute at which "
+                       "this model (structure.scale_compute = \"effective\") reads each "
+                       "enhancement's scale slope; raw compute would give other CEGs. Keep "
+                       "'scale_log10_flop' when subsetting the posterior, or refit with this "
+                       "version of ceg")
+    return "log10_flop"
+
+
 def gather(posterior: xr.Dataset, design: Design, rows: pd.DataFrame,
            structure: Structure | None = None, *,
            allow_new: bool = False) -> RowParameters:
@@ -538,8 +587,7 @@ def gather(posterior: xr.Dataset, design: Design, rows: pd.DataFrame,
         known_or_new("model_effect", model_known, new_model_key, "model")
     me = np.nan_to_num(me, nan=0.0) if "model_effect" not in new else me
     x_model, _ = _take(posterior, "log10_flop", "model", mlab, n)
-    scale_name = "scale_log10_flop" if "scale_log10_flop" in posterior else "log10_flop"
-    reported, _ = _take(posterior, scale_name, "model", mlab, n)
+    reported, _ = _take(posterior, scale_variable(posterior, structure), "model", mlab, n)
     given = ~np.isnan(flop)
     no_compute = [k for k, g, mk in zip(new_model_key, given, model_known, strict=True)
                   if not g and not mk]

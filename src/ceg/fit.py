@@ -125,7 +125,8 @@ class Fit:
             "log10_ceg_category": derived.log10_ceg_category(post),
             "log10_ceg_new_enhancement": derived.log10_ceg_new_enhancement(post, self.seed)
             .rename(category="new_category"),
-            "log10_ceg_observation": derived.log10_ceg_observation(post, self.design, x_ref),
+            "log10_ceg_observation": derived.log10_ceg_observation(
+                post, self.design, x_ref, self.spec.structure),
         })
 
     def diagnostics(self) -> Diagnostics:

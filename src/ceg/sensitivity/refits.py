@@ -248,7 +248,7 @@ def _diagnostics(posterior: xr.Dataset, design: Design, spec: Any, sample_stats:
         "log10_ceg_enhancement_benchmark": derived.log10_ceg_enhancement_benchmark(
             posterior, design).reset_coords(drop=True),
         "log10_ceg_observation": derived.log10_ceg_observation(
-            posterior, design, spec.x_ref).reset_coords(drop=True),
+            posterior, design, spec.x_ref, spec.structure).reset_coords(drop=True),
     })
     return diagnose(q, sample_stats, spec.convergence)
 

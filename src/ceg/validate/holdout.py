@@ -611,7 +611,7 @@ def predict_masked(table: pd.DataFrame, design: Design, spec: ModelSpec, mask: n
         from ceg.files import write_atomic
 
         write_atomic(save_fit, lambda tmp: idata.to_netcdf(str(tmp)))
-    q = calibrated_quantities(idata.posterior, design, spec.x_ref)
+    q = calibrated_quantities(idata.posterior, design, spec.x_ref, spec.structure)
     diag = diagnose(q, idata.sample_stats, spec.convergence)
     unseen = unseen_families(table, mask)
     # Evaluated with the model parameterised as the masked fit, observing every row:

@@ -34,7 +34,7 @@ import xarray as xr
 
 from ceg import derived
 from ceg.design import Design
-from ceg.spec import PRIOR_NAMES, ModelSpec
+from ceg.spec import PRIOR_NAMES, ModelSpec, Structure
 from ceg.validate import calibration
 from ceg.validate.records import (
     IDENTITY_KEYS,
@@ -75,7 +75,8 @@ def replication_seeds(seed: int, rep: int) -> tuple[int, int]:
 # ---------------------------------------------------------------- quantities
 
 
-def calibrated_quantities(posterior: xr.Dataset, design: Design, x_ref: float) -> xr.Dataset:
+def calibrated_quantities(posterior: xr.Dataset, design: Design, x_ref: float,
+                          structure: Structure | None = None) -> xr.Dataset:
     """Return every quantity whose calibration SBC checks, as draws.
 
     The CEG quantities of :mod:`ceg.derived` (per enhancement, enhancement x
@@ -92,6 +93,8 @@ def calibrated_quantities(posterior: xr.Dataset, design: Design, x_ref: float) -
         The design the model was built on.
     x_ref
         Reference compute, log10 FLOP.
+    structure
+        The spec's structure (:func:`ceg.derived.log10_ceg_observation`).
 
     Returns
     -------
@@ -103,7 +106,8 @@ def calibrated_quantities(posterior: xr.Dataset, design: Design, x_ref: float) -
         "log10_ceg_enhancement_benchmark": derived.log10_ceg_enhancement_benchmark(
             posterior, design),
         "log10_ceg_category": derived.log10_ceg_category(posterior),
-        "log10_ceg_observation": derived.log10_ceg_observation(posterior, design, x_ref),
+        "log10_ceg_observation": derived.log10_ceg_observation(posterior, design, x_ref,
+                                                                 structure),
     }
     q.update({name: posterior[name] for name in PRIOR_NAMES if name in posterior})
     return xr.Dataset({k: v.reset_coords(drop=True) for k, v in q.items()})
@@ -161,7 +165,7 @@ def quantity_names(spec: ModelSpec, design: Design) -> list[str]:
     from ceg.simulate import simulate_design
 
     truth = simulate_design(spec, design, seed=0).truth.expand_dims(chain=[0], draw=[0])
-    return flatten(calibrated_quantities(truth, design, spec.x_ref))[0]
+    return flatten(calibrated_quantities(truth, design, spec.x_ref, spec.structure))[0]
 
 
 # ---------------------------------------------------------------- one replication
@@ -213,10 +217,10 @@ def run_replication(rep: int, spec: ModelSpec, design: Design, settings: SbcSett
     compile_seconds = time.perf_counter() - compile_start
     idata = model.sample(sim.design.n_correct, draws=settings.draws, tune=settings.tune,
                          chains=settings.chains, seed=fit_seed, cores=cores)
-    post_q = calibrated_quantities(idata.posterior, design, spec.x_ref)
+    post_q = calibrated_quantities(idata.posterior, design, spec.x_ref, spec.structure)
     names, draws = flatten(post_q)
     true_names, truth = flatten(calibrated_quantities(
-        sim.truth.expand_dims(chain=[0], draw=[0]), design, spec.x_ref))
+        sim.truth.expand_dims(chain=[0], draw=[0]), design, spec.x_ref, spec.structure))
     if names != true_names:
         raise RuntimeError("the posterior and the truth hold different quantities")
     truth = truth.reshape(-1)

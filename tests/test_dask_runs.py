@@ -54,6 +54,9 @@ def test_sbc_replications_run_on_a_local_dask_cluster(client, tmp_path):
         r.get("error") for r in run.records]
     n = len(run.names)
     for r in run.records:
+        # the fit's gate judges a subset of what SBC's does: passing SBC's implies passing it
+        assert r["fit_gate"] in {"ok", "not_converged"}
+        assert r["status"] != "ok" or r["fit_gate"] == "ok"
         assert len(r["rank"]) == len(r["pit"]) == n
         assert all(0 <= k <= r["rank_draws"] for k in r["rank"])
         assert r["mean_n_steps"] > 0

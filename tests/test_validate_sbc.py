@@ -280,6 +280,45 @@ def test_an_effective_compute_model_refuses_a_posterior_without_its_scale_comput
         derived.log10_ceg_observation(truth, design, raw.x_ref, raw.structure))
 
 
+def test_the_fit_gate_judges_the_cegs_and_not_the_pooled_parameters(spec):
+    """SBC's status also judges pooled parameters; ``fit_gate`` judges what ``ceg fit`` does:
+    chains that disagree on a pooled sd fail the first and not the second."""
+    import xarray as xr
+
+    from ceg.diagnostics import diagnose
+    from ceg.validate.sbc import fit_gate_quantities
+
+    rng = np.random.default_rng(0)
+    well_mixed = rng.standard_normal((4, 1000, 3))
+    stuck = rng.standard_normal((4, 1000)) + np.array([0.0, 0.0, 0.0, 2.0])[:, None]
+    q = xr.Dataset({
+        "log10_ceg_enhancement": (("chain", "draw", "enhancement"), well_mixed),
+        "family_sd": (("chain", "draw"), stuck)})
+    assert list(fit_gate_quantities(q).data_vars) == ["log10_ceg_enhancement"]
+    every = diagnose(q, None, spec.convergence).problems()
+    assert any("family_sd" in p for p in every)
+    # 4 x 1000 independent draws: R-hat of 3 quantities stays within 1.01 (sd ~ 0.002)
+    assert diagnose(fit_gate_quantities(q), None, spec.convergence).problems() == []
+
+
+def test_the_report_counts_replications_by_the_fit_gate_when_recorded(tmp_path, spec, design):
+    def replicate(rep, *args):
+        record = fake_replicate(rep, *args)
+        if rep < 3:  # SBC's gate missed on a pooled sd; the fit gate met by reps 0 and 1
+            record |= {"status": "not_converged", "problems": ["R-hat 1.2 > 1.01"],
+                       "fit_gate": "ok" if rep < 2 else "not_converged"}
+        else:
+            record |= {"fit_gate": "ok"}
+        return record
+
+    sbc(spec, design, reps=6, seed=4, out=tmp_path / "new", replicate=replicate)
+    text = sbc_report(tmp_path / "new", figures=False).markdown()
+    assert "ok 3, not converged 3" in text and "5 of 6 met it" in text
+    sbc(spec, design, reps=6, seed=4, out=tmp_path / "old", replicate=fake_replicate)
+    assert "predate the `fit_gate` field" in sbc_report(tmp_path / "old",
+                                                         figures=False).markdown()
+
+
 def test_the_report_says_which_checks_replications_failed_and_on_what():
     import pandas as pd
 

@@ -140,8 +140,13 @@ def _p_outside(n: int, level: float = 0.9) -> float:
 
 
 def replication_table(run: SbcRecords) -> pd.DataFrame:
-    """Return one row per replication: outcome, time, diagnostics, thinning."""
-    cols = ["rep", "status", "seconds", "cpu_seconds", "compile_seconds", "max_rhat",
+    """Return one row per replication: outcome, time, diagnostics, thinning.
+
+    ``status`` is SBC's gate (every recorded quantity), ``fit_gate`` the gate
+    ``ceg fit --strict`` applies (the CEG quantities; missing from records made
+    before it was recorded).
+    """
+    cols = ["rep", "status", "fit_gate", "seconds", "cpu_seconds", "compile_seconds", "max_rhat",
             "min_ess_bulk", "min_ess_tail", "divergences", "min_bfmi", "mean_n_steps", "thin",
             "rank_draws", "error"]
     rows = [{c: r.get(c) for c in cols} | {"problems": "; ".join(r.get("problems") or [])}
@@ -350,6 +355,7 @@ class SbcReport:
             "",
             f"Replications: {n_rep} — ok {int(status.get('ok', 0))}, not converged "
             f"{int(status.get('not_converged', 0))}, failed {int(status.get('failed', 0))}. "
+            + _fit_gate_sentence(self.replications)
             + (f"Median time {secs.median():.0f} s per replication; median leapfrog steps "
                f"per draw {steps.median():.0f}." if len(secs) and len(steps) else ""),
             "",
@@ -422,6 +428,17 @@ class SbcReport:
 
 #: Fewer replications than this cannot judge a 90% coverage (standard error > 0.07).
 MIN_REPLICATIONS = 20
+
+
+def _fit_gate_sentence(replications: pd.DataFrame) -> str:
+    """Say how many replications met ``ceg fit``'s gate, where the records say."""
+    known = replications["fit_gate"].dropna()
+    if known.empty:
+        return ("(These records predate the `fit_gate` field, so how many met `ceg fit`'s gate, "
+                "which judges the CEG quantities only, is not known.) ")
+    return (f"By the gate `ceg fit --strict` applies (R-hat and ESS of the CEG quantities, "
+            f"divergences, E-BFMI; the pooled parameters not judged): "
+            f"{int((known == 'ok').sum())} of {len(known)} met it. ")
 
 
 def _caveats(n_rep: int, n_ok: int) -> list[str]:

@@ -12,6 +12,10 @@ Records go to a folder (:mod:`ceg.validate.records`), written by the
 calling process alone as each replication finishes: one line per
 replication, whatever its outcome: ``ok``, ``not_converged`` (with the
 diagnostics' problems; ranks kept) or ``failed`` (with the error; no ranks).
+``status`` judges every recorded quantity, the pooled parameters included;
+``fit_gate`` judges what ``ceg fit --strict`` judges (the CEG quantities,
+divergences and E-BFMI), so a run says how many of its fits a user's gate
+would have passed.
 A run that is interrupted resumes by skipping the replications already
 recorded; a folder of other settings is refused.
 
@@ -182,6 +186,27 @@ def _diagnose(quantities: xr.Dataset, sample_stats: xr.Dataset, spec: ModelSpec,
     return diagnose(quantities, sample_stats, thresholds)
 
 
+def fit_gate_quantities(quantities: xr.Dataset) -> xr.Dataset:
+    """Return the quantities ``ceg fit``'s convergence gate judges: the CEGs.
+
+    ``ceg fit --strict`` (:meth:`ceg.fit.Fit.diagnostics`) checks R-hat and ESS
+    of the CEG quantities, not of the pooled parameters; SBC's own ``status``
+    also judges the pooled parameters (weakly identified on a small slice), so
+    a replication can miss SBC's gate and pass the one a user's fit meets.
+
+    Parameters
+    ----------
+    quantities
+        :func:`calibrated_quantities`.
+
+    Returns
+    -------
+    xarray.Dataset
+        Its ``log10_ceg*`` variables.
+    """
+    return quantities[[v for v in quantities.data_vars if str(v).startswith("log10_ceg")]]
+
+
 def run_replication(rep: int, spec: ModelSpec, design: Design, settings: SbcSettings,
                     seed: int, cores: int | None = None) -> dict[str, Any]:
     """Simulate, fit and rank one replication.
@@ -202,7 +227,8 @@ def run_replication(rep: int, spec: ModelSpec, design: Design, settings: SbcSett
     Returns
     -------
     dict
-        The record (see :func:`sbc`): status ``ok`` or ``not_converged``.
+        The record (see :func:`sbc`): status ``ok`` or ``not_converged``, and
+        ``fit_gate`` the same by ``ceg fit``'s gate (:func:`fit_gate_quantities`).
         Errors propagate (:func:`guarded` records them).
     """
     from ceg.sampling import compiled_model
@@ -225,6 +251,8 @@ def run_replication(rep: int, spec: ModelSpec, design: Design, settings: SbcSett
         raise RuntimeError("the posterior and the truth hold different quantities")
     truth = truth.reshape(-1)
     diag = _diagnose(post_q, idata.sample_stats, spec, settings)
+    fit_problems = _diagnose(fit_gate_quantities(post_q), idata.sample_stats, spec,
+                             settings).problems()
     n_total = draws.shape[0] * draws.shape[1]
     step = calibration.thinning_factor(n_total, min(diag.min_ess_bulk, diag.min_ess_tail))
     thinned = calibration.thin(draws, step)
@@ -234,6 +262,8 @@ def run_replication(rep: int, spec: ModelSpec, design: Design, settings: SbcSett
     return {
         "rep": rep, "sim_seed": sim_seed, "fit_seed": fit_seed,
         "status": "ok" if not problems else "not_converged", "problems": problems,
+        "fit_gate": "ok" if not fit_problems else "not_converged",
+        "fit_gate_problems": fit_problems,
         "error": None, "seconds": round(time.perf_counter() - start, 2),
         "cpu_seconds": round(time.process_time() - cpu_start, 2),
         "compile_seconds": round(compile_seconds, 2),
@@ -275,7 +305,7 @@ def failed_record(rep: int, seed: int, error: BaseException | str,
     else:
         message = str(error)
     return {"rep": rep, "sim_seed": sim_seed, "fit_seed": fit_seed, "status": "failed",
-            "problems": [], "error": message,
+            "fit_gate": "failed", "problems": [], "error": message,
             "seconds": None if seconds is None else round(seconds, 2)}
 
 

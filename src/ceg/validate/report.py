@@ -436,8 +436,8 @@ def _fit_gate_sentence(replications: pd.DataFrame) -> str:
     if known.empty:
         return ("(These records predate the `fit_gate` field, so how many met `ceg fit`'s gate, "
                 "which judges the CEG quantities only, is not known.) ")
-    return (f"By the gate `ceg fit --strict` applies (R-hat and ESS of the CEG quantities, "
-            f"divergences, E-BFMI; the pooled parameters not judged): "
+    return (f"By the checks `ceg fit --strict` applies (R-hat and ESS of the CEG quantities, "
+            f"at the thresholds above; divergences; E-BFMI; the pooled parameters not judged): "
             f"{int((known == 'ok').sum())} of {len(known)} met it. ")
 
 

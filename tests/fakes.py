@@ -140,6 +140,9 @@ def _hand_posterior(design: Design, values: Mapping[str, Value], seed: int, draw
         base = _default(name, design, rng, shape)
         labels = design.coords[dims[0]] if dims else None
         post[name] = _fill(name, values[name], base, labels) if name in values else base
+    # the builder reports the compute each scale slope multiplies; a hand posterior has no
+    # family or model effects, so it is the raw compute whatever the spec's scale_compute
+    post["scale_log10_flop"] = post["log10_flop"].copy()
     return post
 
 
@@ -203,7 +206,7 @@ def fake_fit(
     design = make_design(table, reg)
     if method == "hand":
         post = _hand_posterior(design, values or {}, seed, draws, chains)
-        dims = {k: list(v) for k, v in HAND_VARIABLES.items()}
+        dims = {k: list(v) for k, v in HAND_VARIABLES.items()} | {"scale_log10_flop": ["model"]}
     else:
         assert not values, "values only apply to method='hand'"
         post, dims = _prior_posterior(spec, design, seed, draws, chains)

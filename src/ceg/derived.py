@@ -180,7 +180,10 @@ def log10_ceg_observation(posterior: xr.Dataset, design: Design, x_ref: float,
     rows = enhanced_observations(design)
     # The engine sums each condition's shifts at the compute its scale slope multiplies (the
     # reported scale_log10_flop; fits made before that switch report log10_flop, the raw one).
-    params = engine.gather(posterior, design, engine.design_rows(design, rows), structure)
+    # Only the check of the scale compute needs the structure (a CEG does not depend on the
+    # floors, which gather would otherwise read by the structure's rules too).
+    engine.scale_variable(posterior, structure)
+    params = engine.gather(posterior, design, engine.design_rows(design, rows))
     total = engine.evaluate(params, None, x_ref)["log10_ceg"].rename(row="enhanced_observation")
     t = design.table.iloc[rows]
     return total.rename("log10_ceg").assign_coords(

@@ -204,7 +204,24 @@ def fit_gate_quantities(quantities: xr.Dataset) -> xr.Dataset:
     xarray.Dataset
         Its ``log10_ceg*`` variables.
     """
-    return quantities[[v for v in quantities.data_vars if str(v).startswith("log10_ceg")]]
+    return quantities[[v for v in quantities.data_vars if _judged_by_fit_gate(str(v))]]
+
+
+def _judged_by_fit_gate(variable: str) -> bool:
+    """Whether ``ceg fit``'s gate judges this variable (a CEG quantity)."""
+    return variable.startswith("log10_ceg")
+
+
+def _fit_gate_problems(diag: Any) -> list[str]:
+    """Return the problems of a diagnosis restricted to what ``ceg fit``'s gate judges.
+
+    Reads the per-quantity table of the diagnosis already made instead of computing
+    R-hat and ESS of the CEG quantities a second time.
+    """
+    from dataclasses import replace
+
+    keep = [_judged_by_fit_gate(label.split("[")[0]) for label in diag.table.index]
+    return replace(diag, table=diag.table[keep]).problems()
 
 
 def run_replication(rep: int, spec: ModelSpec, design: Design, settings: SbcSettings,
@@ -251,8 +268,7 @@ def run_replication(rep: int, spec: ModelSpec, design: Design, settings: SbcSett
         raise RuntimeError("the posterior and the truth hold different quantities")
     truth = truth.reshape(-1)
     diag = _diagnose(post_q, idata.sample_stats, spec, settings)
-    fit_problems = _diagnose(fit_gate_quantities(post_q), idata.sample_stats, spec,
-                             settings).problems()
+    fit_problems = _fit_gate_problems(diag)
     n_total = draws.shape[0] * draws.shape[1]
     step = calibration.thinning_factor(n_total, min(diag.min_ess_bulk, diag.min_ess_tail))
     thinned = calibration.thin(draws, step)

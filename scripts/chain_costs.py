@@ -10,7 +10,10 @@ divergences, min E-BFMI, the problems if it failed) and, per chain, what NUTS ad
 leapfrog steps per draw (mean of ``n_steps``), the share of draws at tree depth >= 10,
 the median step size, and the largest log concentration over benchmarks (a chain far out on the
 ridge towards the binomial shows here; with ``structure.concentration_max`` the cap is
-log K). Chains that adapted to very different costs point at the warm-up.
+log K). Chains that adapted to very different costs point at the warm-up. It also counts the
+CEG quantities with bulk ESS below 1,600 and 2,400 and with R-hat above 1.005: a gate missed
+by one R-hat of 1.011 among many quantities of few effective draws can be noise
+(``scripts/rhat_noise.py``), among few of them it is a disagreement of the chains.
 """
 
 from __future__ import annotations
@@ -47,6 +50,12 @@ def chain_costs(path: str) -> dict[str, object]:
         "steps_per_draw": _per_chain(steps, ".0f"),
         "share_depth_10": _per_chain(deep, ".2f"),
         "step_size": f"{step_size.min():.3f}-{step_size.max():.3f}",
+        # how many CEG quantities sit near the gate: a largest R-hat above 1.01 is noise when
+        # many quantities have few effective draws (scripts/rhat_noise.py), less so when few do
+        "quantities": len(diag.table),
+        "bulk_ess_below_1600": int((diag.table["ess_bulk"] < 1600).sum()),
+        "bulk_ess_below_2400": int((diag.table["ess_bulk"] < 2400).sum()),
+        "rhat_above_1.005": int((diag.table["r_hat"] > 1.005).sum()),
     }
     if "concentration" in fit.posterior:
         top = np.log(fit.posterior["concentration"].max(("draw", "benchmark")).to_numpy())

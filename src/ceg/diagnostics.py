@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 import arviz as az
 import numpy as np
@@ -48,6 +49,23 @@ class Diagnostics:
     def min_ess_tail(self) -> float:
         """Smallest tail ESS over CEG quantities."""
         return float(self.table["ess_tail"].min())
+
+    def restricted(self, keep: Callable[[str], bool]) -> Diagnostics:
+        """Return the same diagnosis judged on the quantities of the variables ``keep`` accepts.
+
+        Parameters
+        ----------
+        keep
+            Called with each variable's name (the part of a quantity's label before
+            ``[``, as :func:`diagnose` writes it).
+
+        Returns
+        -------
+        Diagnostics
+            Its table cut to those rows; divergences and E-BFMI as they were.
+        """
+        rows = [keep(label.split("[", 1)[0]) for label in self.table.index]
+        return replace(self, table=self.table[rows])
 
     def problems(self) -> list[str]:
         """Return one sentence per threshold the fit misses (empty when converged)."""

@@ -218,10 +218,7 @@ def _fit_gate_problems(diag: Any) -> list[str]:
     Reads the per-quantity table of the diagnosis already made instead of computing
     R-hat and ESS of the CEG quantities a second time.
     """
-    from dataclasses import replace
-
-    keep = [_judged_by_fit_gate(label.split("[")[0]) for label in diag.table.index]
-    return replace(diag, table=diag.table[keep]).problems()
+    return diag.restricted(_judged_by_fit_gate).problems()
 
 
 def run_replication(rep: int, spec: ModelSpec, design: Design, settings: SbcSettings,

@@ -28,6 +28,7 @@ def main() -> None:
     import ceg
     from ceg.design import make_design
     from ceg.diagnostics import diagnose
+    from ceg.likelihood import count_data
     from ceg.sampling import compiled_model
     from ceg.spec import ModelSpec
     from ceg.validate.sbc import calibrated_quantities
@@ -44,7 +45,7 @@ def main() -> None:
     s = spec.sampler.override(draws=args.draws, tune=args.tune, seed=args.seed)
     design = make_design(ceg.load_dataset(), ceg.load_registries())
     runner = compiled_model(spec, design, "nutpie")
-    compiled = runner._nutpie.with_data(n_correct_data=runner._counts(design.n_correct))
+    compiled = runner._nutpie.with_data(**count_data(design.n_items, design.n_correct))
     start = time.perf_counter()
     idata = nutpie.sample(compiled, draws=s.draws, tune=s.tune, chains=s.chains, seed=s.seed,
                           target_accept=s.target_accept, progress_bar=False, cores=2,

@@ -25,6 +25,7 @@ import ceg
 from ceg import derived, sampling
 from ceg.errors import CegWarning
 from ceg.fit import fit, load_fit
+from ceg.likelihood import count_data
 from ceg.sampling import clear_cache
 from ceg.simulate import coverage, simulate
 from ceg.spec import ModelSpec
@@ -77,7 +78,7 @@ def test_tiny_nutpie_fit_is_reproducible_and_complete(tmp_path):
     assert not np.allclose(third.posterior["logit_at_ref"], first.posterior["logit_at_ref"])
     model = sampling.compiled_model(third.spec, third.design, "nutpie").model
     with model:
-        pm.set_data({"n_correct_data": third.design.n_correct})
+        pm.set_data(count_data(third.design.n_items, third.design.n_correct))
     # PyMC's own functions are the reference, evaluated without compiling C
     # (tests/graph_eval.py): 60 draws need values, not speed
     expected = pm.compute_log_likelihood(third.idata, model=model, progressbar=False,

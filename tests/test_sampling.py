@@ -9,6 +9,7 @@ import pytest
 
 from ceg import sampling
 from ceg.design import make_design
+from ceg.likelihood import COUNTS, LOG_COEFFICIENT, count_data
 from ceg.sampling import CompiledModel, compiled_model, design_structure_digest
 from ceg.spec import ModelSpec
 from fakes import small_table
@@ -96,7 +97,10 @@ def test_the_specs_mass_matrix_and_tree_depth_reach_nutpie(design, monkeypatch, 
     seen = {}
 
     class FakeCompiled:
+        shared_data = dict.fromkeys((COUNTS, LOG_COEFFICIENT))
+
         def with_data(self, **data):
+            seen["data"] = data
             return self
 
     def fake_sample(compiled, **kwargs):
@@ -110,6 +114,10 @@ def test_the_specs_mass_matrix_and_tree_depth_reach_nutpie(design, monkeypatch, 
         cm.sample(draws=5, tune=5, chains=1, seed=1)
     assert seen["low_rank_modified_mass_matrix"] is low_rank
     assert seen["maxdepth"] == depth
+    # the counts reach the compiled model with their binomial coefficients
+    np.testing.assert_array_equal(seen["data"][COUNTS], design.n_correct)
+    np.testing.assert_allclose(seen["data"][LOG_COEFFICIENT],
+                               count_data(design.n_items, design.n_correct)[LOG_COEFFICIENT])
 
 
 def test_a_low_rank_mass_matrix_is_read_and_checked():
@@ -146,6 +154,8 @@ def test_a_tree_depth_is_read_checked_and_keeps_old_digests():
 
 
 class _FakeCompiled:
+    shared_data = dict.fromkeys((COUNTS, LOG_COEFFICIENT))
+
     def with_data(self, **data):
         return self
 
@@ -184,7 +194,8 @@ def test_a_sampler_that_cannot_start_is_a_clear_error_not_a_traceback(design, mo
         raise pm.exceptions.SamplingError("Initial evaluation of model at starting point failed!")
 
     with pm.Model() as model:
-        pm.Data("n_correct_data", design.n_correct)
+        for name, v in count_data(design.n_items, design.n_correct).items():
+            pm.Data(name, v)
     monkeypatch.setattr(pm, "sample", pymc_no_start)
     cm = CompiledModel(spec=spec, design=design, sampler="pymc", model=model, _nutpie=None)
     with pytest.raises(SamplerStartError, match="it said: Initial evaluation of model"):

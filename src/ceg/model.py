@@ -32,7 +32,7 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
-from ceg import engine
+from ceg import engine, likelihood
 from ceg.design import SEP, Design
 from ceg.spec import ModelSpec
 
@@ -326,16 +326,20 @@ def build_model(spec: ModelSpec, design: Design,
         p = engine.probability(s, theta, midpoint_c[b], slope[b], row_floor, logit_offset,
                                lib=pt)
         n_items = pm.Data("n_items", design.n_items, dims="observation")
-        n_correct = pm.Data("n_correct_data", design.n_correct, dims="observation")
+        counts = likelihood.count_data(design.n_items, design.n_correct)
+        n_correct = pm.Data(likelihood.COUNTS, counts[likelihood.COUNTS], dims="observation")
+        log_coef = pm.Data(likelihood.LOG_COEFFICIENT, counts[likelihood.LOG_COEFFICIENT],
+                           dims="observation")
         obs_dim = "observation"
         if held_out is not None and not observe_held_out:
             rows = training_rows
             model.add_coord("training_observation", [c["observation"][i] for i in rows])
             p, b, n_items, n_correct = p[rows], b[rows], n_items[rows], n_correct[rows]
+            log_coef = log_coef[rows]
             obs_dim = "training_observation"
         if s.likelihood == "beta_binomial":
-            pm.BetaBinomial("n_correct", n=n_items, alpha=p * kappa[b],
-                            beta=(1 - p) * kappa[b], observed=n_correct, dims=obs_dim)
+            likelihood.beta_binomial("n_correct", n_items, p, kappa, b, log_coef,
+                                     observed=n_correct, dims=obs_dim)
         else:
             pm.Binomial("n_correct", n=n_items, p=p, observed=n_correct, dims=obs_dim)
     return model

@@ -11,7 +11,8 @@ keeps the most recent few in a per-process cache, so a second
 With nutpie the counts are swapped into the compiled model
 (``CompiledPyMCModel.with_data``); with PyMC's own NUTS they are set with
 ``pm.set_data`` and PyMC compiles again (its on-disk C cache makes that
-quicker, not free).
+quicker, not free). Either way the counts move with their binomial coefficients
+(:func:`ceg.likelihood.count_data`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import numpy as np
 
 from ceg.design import Design
 from ceg.errors import SamplerStartError
+from ceg.likelihood import count_data
 from ceg.spec import ModelSpec, SamplerName
 
 if TYPE_CHECKING:
@@ -169,7 +171,11 @@ class CompiledModel:
         if self.sampler == "nutpie":
             import nutpie
 
-            compiled = self._nutpie.with_data(n_correct_data=k)
+            # a data variable the log density does not read (the binomial coefficient of a
+            # binomial likelihood) is not in nutpie's shared data
+            compiled = self._nutpie.with_data(**{
+                name: v for name, v in count_data(self.design.n_items, k).items()
+                if name in self._nutpie.shared_data})
             low_rank = self.spec.sampler.mass_matrix == "low_rank"
             try:
                 idata = nutpie.sample(compiled, draws=draws, tune=tune, chains=chains,
@@ -184,7 +190,7 @@ class CompiledModel:
         import pymc as pm
 
         with self.model:
-            pm.set_data({"n_correct_data": k})
+            pm.set_data(count_data(self.design.n_items, k))
             try:
                 idata = pm.sample(draws=draws, tune=tune, chains=chains, random_seed=seed,
                                   cores=cores, progressbar=progress,
@@ -194,7 +200,7 @@ class CompiledModel:
             except pm.exceptions.SamplingError as exc:
                 raise _start_error(self.spec, seed, str(exc).splitlines()) from None
             finally:
-                pm.set_data({"n_correct_data": self.design.n_correct})
+                pm.set_data(count_data(self.design.n_items, self.design.n_correct))
         return az.InferenceData(posterior=idata.posterior, sample_stats=idata.sample_stats)
 
     def log_densities(self, posterior: xr.Dataset,
@@ -237,7 +243,8 @@ class CompiledModel:
                     on_unused_input="ignore", mode=LOG_DENSITY_MODE)
                 self._log_density = (umodel, fn, observed, free)
             umodel, fn, observed, free = self._log_density
-            umodel.set_data("n_correct_data", k)
+            for name, v in count_data(self.design.n_items, k).items():
+                umodel.set_data(name, v)
             coords, dims = coords_and_dims_for_inferencedata(umodel)
             both = apply_function_over_dataset(fn, posterior[free],
                                                output_var_names=observed + free,

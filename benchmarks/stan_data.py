@@ -1,7 +1,8 @@
 """The Stan version of the default model: its program, its data, its draws as a posterior.
 
 ``benchmarks/stan/default.stan`` mirrors :func:`ceg.model.build_model` for the
-structure of ``models/default.toml``; :func:`stan_data` turns a
+structure of ``models/default.toml``, in PyMC's anchored coordinates or the plain ones
+(as the spec's anchoring switches say); :func:`stan_data` turns a
 :class:`ceg.design.Design` and the spec's priors into its data dict (Stan
 indices are 1-based, and the design's "0 = nothing" slots become index 1 of a
 padded vector), and :func:`posterior_from_stan` turns PyStan draws into a
@@ -18,7 +19,7 @@ import numpy as np
 import xarray as xr
 
 from ceg.design import Design
-from ceg.model import REPORTED
+from ceg.model import REPORTED, benchmark_family_share
 from ceg.spec import ModelSpec
 
 #: The Stan program of the default model.
@@ -86,6 +87,9 @@ def check_supported(spec: ModelSpec, design: Design) -> None:
         want = "HalfNormal" if name.endswith("_sd") else "Normal"
         if prior.dist != want:
             problems.append(f"prior {name} is {prior.dist} (the Stan program has {want})")
+    if s.anchor_family_effects != s.anchor_enhancement_shifts:
+        problems.append("structure.anchor_family_effects and anchor_enhancement_shifts differ "
+                        "(the Stan program has both on or both off)")
     for dim in ("category", "enhancement"):
         if len(design.coords[dim]) < 2:
             problems.append(f"the design has {len(design.coords[dim])} {dim}(s); the Stan "
@@ -118,6 +122,7 @@ def stan_data(spec: ModelSpec, design: Design) -> dict[str, Any]:
     check_supported(spec, design)
     c = design.coords
     x_ref = spec.x_ref
+    pairs_enh = design.enhancement_benchmark_pairs[:, 0]
 
     def ints(a: np.ndarray, plus: int = 0) -> list:
         return (np.asarray(a, dtype=np.int64) + plus).tolist()
@@ -152,6 +157,11 @@ def stan_data(spec: ModelSpec, design: Design) -> dict[str, Any]:
         "n_correct": ints(design.n_correct),
         "probability_clip": float(spec.structure.probability_clip),
         "x_ref": float(x_ref),
+        # the coordinates PyMC samples in (ceg.model's anchoring switches)
+        "anchored": int(bool(spec.structure.anchor_family_effects)),
+        "family_share": benchmark_family_share(design).tolist(),
+        "pair_enhancement": ints(pairs_enh, 1),
+        "n_bench_of": floats(np.bincount(pairs_enh, minlength=len(c["enhancement"]))),
     }
     for name, prior in spec.priors.items():
         data[f"prior_{name}"] = (float(prior.sigma) if prior.dist == "HalfNormal"
@@ -194,7 +204,9 @@ def stan_inits_from_pymc_point(point: dict[str, np.ndarray]) -> dict[str, Any]:
     out.setdefault("family_effect_centred", [])
     out.setdefault("protocol_sd", [])
     out.setdefault("protocol_offset_z", [])
-    out.setdefault("log10_flop_z", [])
+    for name in ("log10_flop_z", "effective_log10_flop_latent", "logit_at_ref_centred",
+                 "logit_at_ref_anchored", "shift_measured_mean"):  # the other coordinates'
+        out.setdefault(name, [])
     return out
 
 

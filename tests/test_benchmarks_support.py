@@ -85,12 +85,27 @@ def test_stan_data_indices_match_the_design(design):
         p = spec.priors[name]
         want = p.sigma if p.dist == "HalfNormal" else [p.mu, p.sigma]
         assert data[f"prior_{name}"] == want
+    # the default samples in the anchored coordinates, and so does its Stan program
+    assert data["anchored"] == 1
+    share = np.asarray(data["family_share"])
+    assert share.shape == (data["B"], data["F"])
+    np.testing.assert_allclose(share.sum(axis=1), 1.0)  # every benchmark has rows
+    pairs = design.enhancement_benchmark_pairs[:, 0]
+    assert data["pair_enhancement"] == (pairs + 1).tolist()
+    assert data["n_bench_of"] == np.bincount(pairs, minlength=data["E"]).tolist()
+    d = spec.to_dict()
+    d["structure"].update(anchor_family_effects=False, anchor_enhancement_shifts=False)
+    assert sd.stan_data(ModelSpec.from_dict(d), design)["anchored"] == 0
 
 
 def test_stan_data_refuses_other_structures(design):
     d = ModelSpec.load("default").to_dict()
     d["structure"]["likelihood"] = "binomial"
     with pytest.raises(ValueError, match="likelihood"):
+        sd.stan_data(ModelSpec.from_dict(d), design)
+    d = ModelSpec.load("default").to_dict()
+    d["structure"]["anchor_enhancement_shifts"] = False  # half anchored: not in the program
+    with pytest.raises(ValueError, match="anchor_family_effects and anchor_enhancement"):
         sd.stan_data(ModelSpec.from_dict(d), design)
 
 
@@ -102,6 +117,8 @@ def test_pymc_point_maps_onto_stan_names():
     assert out["family_effect_centred"] == [1.0, 1.0, 1.0]
     assert out["shift_mean"] == 0.5
     assert out["protocol_sd"] == [] and out["protocol_offset_z"] == []
+    # the coordinates PyMC's point lacks are sized zero (Stan sizes them by `anchored`)
+    assert out["log10_flop_z"] == [] and out["logit_at_ref_anchored"] == []
 
 
 def test_posterior_from_stan_undoes_pystans_interleaving(design):

@@ -325,3 +325,77 @@ def test_centring_the_anchored_deviations_keeps_the_model():
         for got, want in zip(centred_shifts(other), plain_shifts(point), strict=True):
             np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
         assert centred_lp(other) - plain_lp(point) == pytest.approx(-n * np.log(sd_u), abs=1e-8)
+
+
+@pytest.mark.parametrize("centred", [False, True])
+def test_pinning_the_deviations_mean_keeps_the_model(centred):
+    """``structure.pin_shift_deviation_mean`` narrows the prior of each enhancement's mean
+    deviation variable, which no quantity depends on.
+
+    At jittered points: the shifts are those without the pin, they do not move when a
+    constant is added to one enhancement's deviation variables (the pinned direction), and
+    the log densities differ by the potential -(K-1)/2 sum_e n_e mean_e^2 / s^2 alone (s = 1
+    non-centred, sigma_u centred), to rounding.
+    """
+    from ceg.model import DEVIATION_MEAN_PIN
+
+    design = make_design(small_table(), ceg.load_registries())
+    spec = ModelSpec.load("default")
+    if centred:
+        spec = replace(spec, structure=replace(
+            spec.structure, centred_effects=(*spec.structure.centred_effects,
+                                             "shift_deviation")))
+    pinned = replace(spec, structure=replace(spec.structure, pin_shift_deviation_mean=True))
+    plain_model, pinned_model = build_model(spec, design), build_model(pinned, design)
+    assert [v.name for v in plain_model.free_RVs] == [v.name for v in pinned_model.free_RVs]
+    assert [p.name for p in pinned_model.potentials] == ["shift_deviation_mean_pin"]
+    names = ["shift_intercept", "shift_deviation"]
+    plain_shifts = at_values(plain_model, [plain_model[n] for n in names])
+    pinned_shifts = at_values(pinned_model, [pinned_model[n] for n in names])
+    plain_lp, pinned_lp = log_density(plain_model), log_density(pinned_model)
+    free = "shift_deviation_centred" if centred else "shift_deviation_z"
+    enh = design.enhancement_benchmark_pairs[:, 0]
+    n = np.bincount(enh)
+    assert n.max() >= 3  # an enhancement with several benchmarks, so a mean and a centred part
+    rng = np.random.default_rng(6)
+    for _ in range(3):
+        point = {k: v + rng.normal(0, 0.5, np.shape(v))
+                 for k, v in plain_model.initial_point().items()}
+        s = np.exp(point["benchmark_shift_sd_log__"]) if centred else 1.0
+        mean = np.bincount(enh, weights=point[free]) / n
+        want = plain_shifts(point)
+        for got, w in zip(pinned_shifts(point), want, strict=True):
+            np.testing.assert_allclose(got, w, rtol=1e-12, atol=1e-14)
+        moved = dict(point)
+        moved[free] = point[free] + rng.normal(0, 1.0, len(n))[enh]
+        for got, w in zip(plain_shifts(moved), want, strict=True):
+            np.testing.assert_allclose(got, w, rtol=1e-10, atol=1e-12)
+        potential = -0.5 * (DEVIATION_MEAN_PIN - 1) * np.sum(n * mean**2) / s**2
+        assert pinned_lp(point) - plain_lp(point) == pytest.approx(potential, abs=1e-8)
+        assert abs(potential) > 1e-3  # the check above could fail
+
+
+def test_the_pin_leaves_the_deviation_scale_unweighted():
+    # The potential multiplies the density of a mean m ~ N(0, s^2/n) by exp(-(K-1) n m^2 /
+    # 2 s^2); integrated over m that is K^(-1/2) for every s, so the hyperparameter s keeps
+    # its density (were it not, the pin would change the model). Quadrature to 1e-10.
+    from scipy import integrate, stats
+
+    from ceg.model import DEVIATION_MEAN_PIN as K
+
+    for s, n in [(0.05, 40), (0.3, 40), (2.0, 3)]:
+        sd = s / np.sqrt(n)
+        mass, _ = integrate.quad(
+            lambda m, sd=sd, n=n, s=s: (stats.norm.pdf(m, 0, sd)
+                                        * np.exp(-0.5 * (K - 1) * n * m**2 / s**2)),
+            -12 * sd, 12 * sd, epsabs=1e-12)
+        assert mass == pytest.approx(K**-0.5, abs=1e-10)
+
+
+def test_the_pin_needs_anchored_shifts():
+    spec = ModelSpec.load("default").to_dict()
+    spec["structure"]["pin_shift_deviation_mean"] = True
+    assert ModelSpec.from_dict(spec, "x.toml").structure.pin_shift_deviation_mean
+    spec["structure"]["anchor_enhancement_shifts"] = False
+    with pytest.raises(ceg.errors.SpecError, match="pin_shift_deviation_mean needs"):
+        ModelSpec.from_dict(spec, "x.toml")

@@ -85,15 +85,20 @@ def test_counts_are_checked_against_the_design(design):
     np.testing.assert_array_equal(cm._counts(None), design.n_correct)
 
 
-@pytest.mark.parametrize("mass_matrix,low_rank,depth", [("diagonal", False, 10),
-                                                          ("low_rank", True, 8)])
+@pytest.mark.parametrize("mass_matrix,low_rank,depth,estimate,window,adapt", [
+    ("diagonal", False, 10, "draws_and_gradients", 80, {}),
+    ("low_rank", True, 8, "draws_and_gradients", 80, {}),
+    ("diagonal", False, 10, "draws", 200,
+     {"use_grad_based_mass_matrix": False, "mass_matrix_switch_freq": 200})])
 def test_the_specs_mass_matrix_and_tree_depth_reach_nutpie(design, monkeypatch, mass_matrix,
-                                                           low_rank, depth):
+                                                           low_rank, depth, estimate, window,
+                                                           adapt):
     import nutpie
 
     base = ModelSpec.load("default")
     spec = dataclasses.replace(base, sampler=dataclasses.replace(
-        base.sampler, mass_matrix=mass_matrix, max_tree_depth=depth))
+        base.sampler, mass_matrix=mass_matrix, max_tree_depth=depth,
+        mass_matrix_estimate=estimate, mass_matrix_window=window))
     seen = {}
 
     class FakeCompiled:
@@ -114,6 +119,10 @@ def test_the_specs_mass_matrix_and_tree_depth_reach_nutpie(design, monkeypatch, 
         cm.sample(draws=5, tune=5, chains=1, seed=1)
     assert seen["low_rank_modified_mass_matrix"] is low_rank
     assert seen["maxdepth"] == depth
+    # nutpie's adaptation settings are passed only where the spec changes them, so a spec
+    # that leaves them alone samples as it did before they existed
+    for key in ("use_grad_based_mass_matrix", "mass_matrix_switch_freq"):
+        assert seen.get(key, "absent") == adapt.get(key, "absent")
     # the counts reach the compiled model with their binomial coefficients
     np.testing.assert_array_equal(seen["data"][COUNTS], design.n_correct)
     np.testing.assert_allclose(seen["data"][LOG_COEFFICIENT],
@@ -200,3 +209,23 @@ def test_a_sampler_that_cannot_start_is_a_clear_error_not_a_traceback(design, mo
     cm = CompiledModel(spec=spec, design=design, sampler="pymc", model=model, _nutpie=None)
     with pytest.raises(SamplerStartError, match="it said: Initial evaluation of model"):
         cm.sample(draws=5, tune=5, chains=1, seed=3)
+
+
+def test_nutpies_adaptation_settings_are_read_and_checked():
+    from ceg.errors import SpecError
+
+    default = ModelSpec.load("default")
+    data = default.to_dict()
+    assert "mass_matrix_window" not in data["sampler"]  # digests of old specs unchanged
+    data["sampler"].update(mass_matrix_estimate="draws", mass_matrix_window=200)
+    spec = ModelSpec.from_dict(data, "x.toml")
+    assert (spec.sampler.mass_matrix_estimate, spec.sampler.mass_matrix_window) == ("draws", 200)
+    assert spec.digest() != default.digest()
+    for key, bad, says in [("mass_matrix_estimate", "gradients", "draws_and_gradients"),
+                           ("mass_matrix_window", 5, "nutpie's default is 80"),
+                           ("mass_matrix_window", data["sampler"]["tune"] + 1, "sampler.tune")]:
+        wrong = {**data, "sampler": {**data["sampler"], key: bad}}
+        with pytest.raises(SpecError, match=f"sampler.{key}.*{says}"):
+            ModelSpec.from_dict(wrong, "x.toml")
+    with pytest.raises(SpecError, match="nutpie's settings"):
+        ModelSpec.from_dict({**data, "sampler": {**data["sampler"], "name": "pymc"}}, "x.toml")

@@ -147,7 +147,10 @@ def test_spec_is_frozen(default):
     ("structure", "slope_max", 16.0, None),
     ("structure", "concentration_max", 1e5, None),
     ("structure", "family_scale_slopes", True, "family_scale_sd"),
-    ("structure", "family_scale_population_nu", 5.0, None)])
+    ("structure", "family_scale_population_nu", 5.0, None),
+    ("structure", "pin_shift_deviation_mean", True, None),
+    ("sampler", "mass_matrix_estimate", "draws", None),
+    ("sampler", "mass_matrix_window", 200, None)])
 def test_a_switch_added_later_changes_the_digest_only_when_it_is_turned_on(default, raw, section,
                                                                            key, on, prior):
     # A spec that leaves the switch off stores no key for it, so fits and sweep records made

@@ -972,11 +972,42 @@ def _anchored_shifts(spec: ModelSpec, design: Design, category_mean: pt.TensorVa
     if "shift_deviation" in spec.structure.centred_effects:
         # centred: v = sd_u z, the same model; for data where an enhancement is measured
         # on many benchmarks and its deviations are pinned down by its rows
-        v = pm.Normal("shift_deviation_centred", 0.0, sd_u, dims="enhancement_benchmark")
+        free = v = pm.Normal("shift_deviation_centred", 0.0, sd_u, dims="enhancement_benchmark")
+        free_sd = sd_u
     else:
-        v = sd_u * pm.Normal("shift_deviation_z", 0.0, 1.0, dims="enhancement_benchmark")
+        free = pm.Normal("shift_deviation_z", 0.0, 1.0, dims="enhancement_benchmark")
+        v, free_sd = sd_u * free, 1.0
     v_mean = pt.zeros(n_enh)[pairs_enh].inc(v) / n_bench_of
+    if spec.structure.pin_shift_deviation_mean:
+        _pin_deviation_mean(free, free_sd, pairs_enh, n_bench_of)
     return a, (c - a)[pairs_enh] + (v - v_mean[pairs_enh])
+
+
+#: How much narrower ``pin_shift_deviation_mean`` makes the prior of the deviations' mean:
+#: its variance is divided by this.
+DEVIATION_MEAN_PIN = 16.0
+
+
+def _pin_deviation_mean(free: pt.TensorVariable, free_sd: float | pt.TensorVariable,
+                        pairs_enh: np.ndarray, n_bench_of: np.ndarray) -> None:
+    r"""Narrow the prior of each enhancement's mean deviation variable (no quantity sees it).
+
+    Under :math:`z_{e,b} \sim N(0, s)` i.i.d., the mean :math:`\bar z_e \sim N(0, s^2/n_e)`
+    and the centred part are independent, and the anchored shifts use only the centred
+    part. So :math:`\bar z_e`'s distribution can be changed without changing the model: a
+    potential :math:`-\tfrac12 (K-1)\, n_e \bar z_e^2 / s^2` makes it
+    :math:`N(0, s^2/(K n_e))`, and its normalising factor :math:`K^{-1/2}` does not depend
+    on :math:`s`, so every hyperparameter's density is unchanged too. Why: where an
+    enhancement's rows pin its deviations down (one-shot and few-shot on 40 GPT-3
+    benchmarks), :math:`\bar z_e` keeps its prior spread while each :math:`z_{e,b}`'s own
+    spread is small, so the :math:`n_e` variables move together as one block, the
+    posterior's widest direction after a diagonal mass matrix (correlation eigenvalues
+    9-16 on the bundled fits: docs/model.md, "Parameterisation").
+    """
+    n_enh = len(n_bench_of)
+    mean = pt.zeros(n_enh)[pairs_enh].inc(free) / n_bench_of
+    pm.Potential("shift_deviation_mean_pin",
+                 -0.5 * (DEVIATION_MEAN_PIN - 1.0) * pt.sum(n_bench_of * mean**2) / free_sd**2)
 
 
 def _anchored_latent_compute(design: Design, family_effect: pt.TensorVariable,

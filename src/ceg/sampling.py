@@ -181,7 +181,8 @@ class CompiledModel:
                 idata = nutpie.sample(compiled, draws=draws, tune=tune, chains=chains,
                                       seed=seed, target_accept=ta, progress_bar=progress,
                                       cores=cores, low_rank_modified_mass_matrix=low_rank,
-                                      maxdepth=self.spec.sampler.max_tree_depth)
+                                      maxdepth=self.spec.sampler.max_tree_depth,
+                                      **_adaptation(self.spec))
             except RuntimeError as exc:
                 if "initializ" not in str(exc):
                     raise
@@ -251,6 +252,20 @@ class CompiledModel:
                                                sample_dims=("chain", "draw"), dims=dims,
                                                coords=coords, progressbar=False)
         return both[observed], both[free]
+
+
+def _adaptation(spec: ModelSpec) -> dict:
+    """Return the settings of nutpie's mass-matrix adaptation that a spec changes.
+
+    Only the changed ones are passed, so a spec that leaves them alone samples exactly as
+    before they existed.
+    """
+    out = {}
+    if spec.sampler.mass_matrix_estimate == "draws":
+        out["use_grad_based_mass_matrix"] = False
+    if spec.sampler.mass_matrix_window != 80:
+        out["mass_matrix_switch_freq"] = spec.sampler.mass_matrix_window
+    return out
 
 
 def _start_error(spec: ModelSpec, seed: int, said: list[str]) -> SamplerStartError:

@@ -47,6 +47,9 @@ ADDED_SWITCHES: tuple[tuple[str, str, Any], ...] = (
     ("structure", "concentration_max", None),
     ("structure", "floor_max_over_chance", 1.0),
     ("sampler", "max_tree_depth", 10),
+    ("structure", "pin_shift_deviation_mean", False),
+    ("sampler", "mass_matrix_estimate", "draws_and_gradients"),
+    ("sampler", "mass_matrix_window", 80),
 )
 Floor = Literal["chance", "zero", "learned"]
 #: The curve's shape: ``logistic`` is symmetric; ``loglog`` (Gumbel, exp(-exp(-z))) leaves
@@ -62,6 +65,9 @@ Likelihood = Literal["beta_binomial", "binomial"]
 Concentration = Literal["per_benchmark", "global"]
 SamplerName = Literal["nutpie", "pymc"]
 MassMatrix = Literal["diagonal", "low_rank"]
+#: How nutpie estimates the diagonal mass matrix in tuning: from the spread of the draws and
+#: of the gradients (its own default), or from the draws alone (as Stan and PyMC do).
+MassMatrixEstimate = Literal["draws_and_gradients", "draws"]
 #: How the logit offsets are made identifiable: ``model`` centres the profile within each
 #: family and the residual within each model; ``nested`` centres the residual within each
 #: (family, benchmark) and leaves out the profile of a benchmark's only family.
@@ -161,6 +167,10 @@ class Structure:
     anchor_model_effect_trend: bool = False
     anchor_model_effect_line: bool = False
     anchor_latent_deviation: bool = False
+    #: With anchored shifts, give the mean of each enhancement's deviation variables (a
+    #: direction no quantity depends on) a narrow prior: the same model, sampled without a
+    #: wide direction that a diagonal mass matrix cannot scale (``ceg.model``).
+    pin_shift_deviation_mean: bool = False
 
     def uses(self, prior_switch: str) -> bool:
         """Return whether the switch a variant prior belongs to is on (see VARIANT_PRIORS)."""
@@ -208,6 +218,13 @@ class SamplerSettings:
     #: The deepest NUTS tree: at most 2**max_tree_depth - 1 leapfrog steps per draw
     #: (10, the samplers' own default, unless a spec measured a reason for another).
     max_tree_depth: int = 10
+    #: nutpie's mass matrix estimate: "draws_and_gradients" (its default) or "draws".
+    mass_matrix_estimate: MassMatrixEstimate = "draws_and_gradients"
+    #: Tuning draws per window of nutpie's mass matrix estimate (its
+    #: ``mass_matrix_switch_freq``, 80 by default): the final mass matrix is learned from
+    #: the last one or two windows before the step-size-only end of tuning, so a longer
+    #: window is learned from more draws.
+    mass_matrix_window: int = 80
 
     def override(self, *, name: SamplerName | None = None, draws: int | None = None,
                  tune: int | None = None, chains: int | None = None,
@@ -420,6 +437,10 @@ class ModelSpec:
                             "structure.anchor_model_effect_trend or "
                             "structure.anchor_model_effect_line = true (it adds the latent-"
                             "compute models to the line of model effects those anchor on)")
+        if structure.pin_shift_deviation_mean and not structure.anchor_enhancement_shifts:
+            raise SpecError(f"{source}: structure.pin_shift_deviation_mean needs "
+                            "structure.anchor_enhancement_shifts = true (only the anchored "
+                            "shifts leave the deviations' mean out of the model)")
         if structure.slope_max is not None and not structure.slope_max > 0:
             raise SpecError(f"{source}: structure.slope_max must be > 0 logits per decade "
                             "(or left out for no cap)")
@@ -436,6 +457,19 @@ class ModelSpec:
         if not 4 <= sampler.max_tree_depth <= 15:
             raise SpecError(f"{source}: sampler.max_tree_depth must be in [4, 15] (found "
                             f"{sampler.max_tree_depth}; 10 is the samplers' default)")
+        if sampler.mass_matrix_estimate not in ("draws_and_gradients", "draws"):
+            raise SpecError(f"{source}: sampler.mass_matrix_estimate must be "
+                            "\"draws_and_gradients\" (nutpie's default) or \"draws\" (found "
+                            f"{sampler.mass_matrix_estimate!r})")
+        if not 10 <= sampler.mass_matrix_window <= sampler.tune:
+            raise SpecError(f"{source}: sampler.mass_matrix_window must be in [10, "
+                            f"sampler.tune = {sampler.tune}] tuning draws (found "
+                            f"{sampler.mass_matrix_window}; nutpie's default is 80)")
+        if ((sampler.mass_matrix_estimate, sampler.mass_matrix_window)
+                != ("draws_and_gradients", 80) and sampler.name != "nutpie"):
+            raise SpecError(f"{source}: sampler.mass_matrix_estimate and "
+                            "sampler.mass_matrix_window are nutpie's settings: they need "
+                            "sampler.name = \"nutpie\"")
         if sampler.mass_matrix == "low_rank" and sampler.name != "nutpie":
             raise SpecError(f"{source}: sampler.mass_matrix = \"low_rank\" needs "
                             "sampler.name = \"nutpie\" (PyMC's NUTS has no low-rank mass matrix)")

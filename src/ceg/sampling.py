@@ -30,7 +30,7 @@ import numpy as np
 from ceg.design import Design
 from ceg.errors import SamplerStartError
 from ceg.likelihood import count_data
-from ceg.spec import ModelSpec, SamplerName
+from ceg.spec import ModelSpec, SamplerName, SamplerSettings
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -261,9 +261,9 @@ def _adaptation(spec: ModelSpec) -> dict:
     before they existed.
     """
     out = {}
-    if spec.sampler.mass_matrix_estimate == "draws":
+    if spec.sampler.mass_matrix_estimate != SamplerSettings.mass_matrix_estimate:
         out["use_grad_based_mass_matrix"] = False
-    if spec.sampler.mass_matrix_window != 80:
+    if spec.sampler.mass_matrix_window != SamplerSettings.mass_matrix_window:
         out["mass_matrix_switch_freq"] = spec.sampler.mass_matrix_window
     return out
 

@@ -466,7 +466,8 @@ class ModelSpec:
                             f"sampler.tune = {sampler.tune}] tuning draws (found "
                             f"{sampler.mass_matrix_window}; nutpie's default is 80)")
         if ((sampler.mass_matrix_estimate, sampler.mass_matrix_window)
-                != ("draws_and_gradients", 80) and sampler.name != "nutpie"):
+                != (SamplerSettings.mass_matrix_estimate, SamplerSettings.mass_matrix_window)
+                and sampler.name != "nutpie"):
             raise SpecError(f"{source}: sampler.mass_matrix_estimate and "
                             "sampler.mass_matrix_window are nutpie's settings: they need "
                             "sampler.name = \"nutpie\"")

@@ -24,8 +24,10 @@ from benchmarks.common import (
     run_worker,
 )
 
-#: Targets of issue #6 (seconds): (cold, warm); None = no target.
-TARGETS = {"bundled": (30.0, 10.0), "obsscaling": (90.0, None)}
+#: Targets of issue #17 (seconds): (cold, warm); None = no target. Issue #6 asked for
+#: 30 / 10 s and 90 s (the JSONs of 2026-11-25 carry those); #17 keeps 30 / 10 s as a
+#: stretch for the bundled fit.
+TARGETS = {"bundled": (60.0, 20.0), "obsscaling": (120.0, None)}
 
 
 def _row(run: dict[str, Any], r: dict[str, Any], chains: int) -> dict[str, Any]:

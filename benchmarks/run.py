@@ -103,7 +103,7 @@ def print_targets(console, results: list[Result]) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title="Targets of issue #6 ('-': not judged by these settings)",
+    table = Table(title="Targets of issues #6 and #17 ('-': not judged by these settings)",
                   title_justify="left")
     for col in ("benchmark", "target", "value", "limit", "met"):
         table.add_column(col, justify="right" if col == "value" else "left")

@@ -17,7 +17,7 @@ from typing import Any
 
 from benchmarks.common import Result, Settings, WorkerError, rate, ratio, run_worker
 
-#: Issue #6: a 100k-observation fit within 10 minutes.
+#: Issues #6 and #17: a converged 100k-observation fit within 10 minutes.
 FIT_LIMIT_S = 600.0
 #: Per-observation gradient cost counts as flat if the largest size costs at most this
 #: many times the smallest.

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python scripts/narrow_directions.py FIT.nc SPEC [--data CSV] [--top 4]
+    python scripts/narrow_directions.py FIT.nc SPEC [--data CSV] [--top 4] [--widest 0]
 
 NUTS with a diagonal mass matrix takes a step no longer than the posterior's narrowest
 direction *after* each free parameter is scaled by its own sd: a pair of parameters
@@ -10,7 +10,9 @@ correlated 0.997 leaves a direction of width ~0.05 however well each is scaled a
 every trajectory then needs ~1/0.05 steps to cross the wide directions. This prints the
 smallest eigenvalues of the posterior correlation matrix of the free (unconstrained)
 parameters, and for the narrowest few the parameters that load on them, so that a change of
-coordinates or a low-rank mass matrix can be aimed at them.
+coordinates or a low-rank mass matrix can be aimed at them. ``--widest N`` prints the N
+widest directions too: trajectories must be as long as their square root in steps of the
+narrowest's, so their ratio is the cost a better parameterisation or mass matrix can remove.
 
 ``SPEC`` is the model spec the fit was made with (to name the free parameters); ``--data``
 the evaluation table it was fitted to (default: the bundled dataset). Reads the NetCDF that
@@ -50,6 +52,7 @@ def main() -> None:
     parser.add_argument("spec")
     parser.add_argument("--data", default=None, help="evaluation table (default: bundled)")
     parser.add_argument("--top", type=int, default=4)
+    parser.add_argument("--widest", type=int, default=0, help="also print the N widest")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
 
@@ -70,8 +73,10 @@ def main() -> None:
     eigenvalues, vectors = np.linalg.eigh(np.corrcoef(x, rowvar=False))
     print(f"{x.shape[1]} free parameters, {x.shape[0]} draws; correlation eigenvalues: "
           f"smallest {np.round(eigenvalues[:8], 4).tolist()}, "
-          f"largest {np.round(eigenvalues[-4:], 1).tolist()}")
-    for k in range(args.top):
+          f"largest {np.round(eigenvalues[-4:], 1).tolist()}; sqrt(largest / smallest) "
+          f"{np.sqrt(eigenvalues[-1] / eigenvalues[0]):.0f}")
+    n = len(eigenvalues)
+    for k in list(range(args.top)) + list(range(n - 1, n - 1 - args.widest, -1)):
         v = vectors[:, k]
         width = np.sqrt(eigenvalues[k])
         print(f"direction {k}: eigenvalue {eigenvalues[k]:.4f}, width {width:.3f} sd")
